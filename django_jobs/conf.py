@@ -1,0 +1,73 @@
+"""``jobs_settings``: the ``DJANGO_JOBS`` setting laid over django-jobs' defaults.
+
+Read lazily on first use and forgotten when a test changes ``DJANGO_JOBS`` (the ``setting_changed``
+signal, as django-filter's ``conf.py`` does), so nothing is read at import time. Values are checked
+by the system checks in ``django_jobs.checks``; this module only looks them up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS: dict[str, Any] = {
+    # Queue names a job may use; None allows any name.
+    "QUEUES": None,
+    "DEFAULT_QUEUE": "default",
+    "DEFAULT_PRIORITY": 0,
+    # Attempts a job gets before it is dead-lettered, counting the first run.
+    "MAX_ATTEMPTS": 20,
+    # Retry delay after attempt n: BACKOFF_BASE_SECONDS * 2**(n-1), capped at BACKOFF_MAX_SECONDS,
+    # then shortened by up to BACKOFF_JITTER of itself. 20 attempts span about 14 hours.
+    "BACKOFF_BASE_SECONDS": 10.0,
+    "BACKOFF_MAX_SECONDS": 3600.0,
+    "BACKOFF_JITTER": 0.2,
+    # How long an idle worker waits before looking for ready jobs again.
+    "POLL_INTERVAL_SECONDS": 1.0,
+    # A claim is held for LEASE_SECONDS; the worker's heartbeat renews it every HEARTBEAT_SECONDS.
+    "LEASE_SECONDS": 60.0,
+    "HEARTBEAT_SECONDS": 10.0,
+    # On SIGTERM, how long running jobs may take to finish before they are put back in the queue.
+    "SHUTDOWN_GRACE_SECONDS": 30.0,
+    # Who may read a job's status through django_jobs.urls: a dotted path to f(request, job_id).
+    "STATUS_PERMISSION": "django_jobs.permissions.staff_only",
+    # Recurring jobs: name -> {"task": ..., "cron": ..., ...}; see docs/reference/settings.md.
+    "SCHEDULES": {},
+}
+
+
+class JobsSettings:
+    """Attribute access to the effective django-jobs settings, e.g. ``jobs_settings.LEASE_SECONDS``.
+
+    Raises ``AttributeError`` for a name that is not a django-jobs setting.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] | None = None
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return dict(getattr(settings, "DJANGO_JOBS", None) or {})
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"{name!r} is not a django-jobs setting")
+        if self._cache is None:
+            self._cache = {**DEFAULTS, **self.user_settings}
+        return self._cache[name]
+
+    def reload(self) -> None:
+        """Forget the cached values; the next look-up reads ``settings.DJANGO_JOBS`` again."""
+        self._cache = None
+
+
+jobs_settings = JobsSettings()
+
+
+@receiver(setting_changed)
+def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "DJANGO_JOBS":
+        jobs_settings.reload()

@@ -1,0 +1,45 @@
+"""``JobContext``: what a ``takes_context`` task learns about its job, and how it reports progress."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+from .exceptions import InvalidJobOptionsError
+from .models import Job, JobStatus
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JobContext:
+    """The running job as its task sees it. ``attempt`` counts from 1."""
+
+    job_id: int
+    attempt: int
+    max_attempts: int
+    worker_id: str
+    lease_token: uuid.UUID | None
+
+    @classmethod
+    def for_job(cls, job: Job) -> JobContext:
+        return cls(
+            job_id=job.id,
+            attempt=job.attempts,
+            max_attempts=job.max_attempts,
+            worker_id=job.worker_id,
+            lease_token=job.lease_token,
+        )
+
+    def set_progress(self, percent: float, message: str = "") -> bool:
+        """Record ``percent`` (0..100) done and an optional short ``message`` for status pages.
+
+        One UPDATE by primary key, fenced to this attempt's lease: returns False, writing nothing,
+        once the lease is lost. Raises ``InvalidJobOptionsError`` for a percent outside 0..100.
+        """
+        if isinstance(percent, bool) or not isinstance(percent, int | float):
+            raise InvalidJobOptionsError(f"percent must be a number, got {percent!r}.")
+        if not 0 <= percent <= 100:
+            raise InvalidJobOptionsError(f"percent must be within 0..100, got {percent}.")
+        updated = Job.objects.filter(
+            id=self.job_id, status=JobStatus.RUNNING, lease_token=self.lease_token
+        ).update(progress_percent=float(percent), progress_message=message[:255])
+        return bool(updated)

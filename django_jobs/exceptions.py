@@ -1,0 +1,47 @@
+"""The errors django-jobs raises, and the ones task code raises to steer it."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class DjangoJobsError(Exception):
+    """Base class of every error django-jobs defines."""
+
+
+class InvalidTaskError(DjangoJobsError, TypeError):
+    """The callable cannot be a task: not a module-level function, or not importable by its path."""
+
+
+class UnknownTaskError(DjangoJobsError, LookupError):
+    """A dotted task path does not name an importable callable."""
+
+
+class SerializationError(DjangoJobsError, TypeError):
+    """An argument or a return value is not JSON-serialisable."""
+
+
+class InvalidJobOptionsError(DjangoJobsError, ValueError):
+    """A job option is out of range: queue, priority, run_at, max_attempts or timeout."""
+
+
+class JobNotFoundError(DjangoJobsError, LookupError):
+    """No job, live or dead, has the given id."""
+
+
+class ReplayConflictError(DjangoJobsError, ValueError):
+    """A dead job cannot be replayed because its idempotency key belongs to a live job."""
+
+
+class ConfigurationError(DjangoJobsError, ImproperlyConfigured):
+    """The DJANGO_JOBS setting holds a value django-jobs cannot use."""
+
+
+class PermanentError(DjangoJobsError):
+    """Raised by task code to dead-letter its job at once, with no further attempts."""
+
+
+class JobTimeoutError(DjangoJobsError):
+    """Recorded when a job ran past its ``timeout_seconds``."""
+
+
+class WorkerLostError(DjangoJobsError):
+    """Recorded when a job's lease expired because its worker died, hung or lost the database."""

@@ -1,0 +1,188 @@
+"""Job, DeadJob and ScheduleRun: the tables django-jobs keeps.
+
+A ``Job`` row is one persisted run of a task. It is ``queued`` until a worker claims it, ``running``
+while a worker holds its lease, then ``done``; or it is ``cancelled`` before it ran. A job that used
+its last attempt (or raised ``PermanentError``) leaves this table: it becomes a ``DeadJob`` row that
+keeps its original id in ``job_id``. Only the named functions in ``django_jobs.worker`` and
+``django_jobs.deadletter`` change ``status``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+LIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class JobQuerySet(models.QuerySet["Job"]):
+    """Names for the sets of jobs the worker and the admin ask for."""
+
+    def ready(self, now: datetime | None = None) -> JobQuerySet:
+        """Queued jobs whose ``run_at`` has come (``now`` defaults to the current UTC time)."""
+        return self.filter(status=JobStatus.QUEUED, run_at__lte=now or timezone.now())
+
+    def expired(self, now: datetime | None = None) -> JobQuerySet:
+        """Running jobs whose lease ran out: their worker died, hung or lost the database."""
+        return self.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now or timezone.now())
+
+    def live(self) -> JobQuerySet:
+        """Jobs that are queued or running."""
+        return self.filter(status__in=LIVE_STATUSES)
+
+    def in_queues(self, queues: list[str] | tuple[str, ...] | None) -> JobQuerySet:
+        """Jobs in any of ``queues``; ``None`` or empty means every queue."""
+        return self.filter(queue__in=queues) if queues else self
+
+
+class Job(models.Model):
+    """One persisted run of a task: its call, its options, its state and its outcome.
+
+    Times are aware UTC datetimes. ``attempts`` counts claims so far, the current one included.
+    ``errors`` lists one dict per failed attempt: ``attempt``, ``exception_class``, ``message``,
+    ``traceback`` and ``failed_at`` (ISO 8601).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    task_path = models.CharField(max_length=255)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    queue = models.CharField(max_length=64, default="default")
+    priority = models.SmallIntegerField(default=0, help_text="-100..100, higher runs first.")
+    run_at = models.DateTimeField(default=timezone.now, help_text="Not claimed before this time.")
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=20)
+    timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    enqueued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    worker_id = models.CharField(max_length=128, blank=True, default="")
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    progress_percent = models.FloatField(null=True, blank=True)
+    progress_message = models.CharField(max_length=255, blank=True, default="")
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The claim query walks this index in its ORDER BY and sees only queued rows, so it stays
+            # an index scan however many done rows pile up beside them.
+            models.Index(
+                fields=["-priority", "run_at", "id"],
+                condition=Q(status="queued"),
+                name="django_jobs_job_ready_idx",
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(status="running"),
+                name="django_jobs_job_lease_idx",
+            ),
+            models.Index(fields=["queue", "status"], name="django_jobs_job_queue_idx"),
+            models.Index(fields=["finished_at"], name="django_jobs_job_finished_idx"),
+        ]
+        constraints = [
+            # One live job per key: a concurrent second enqueue waits on this index, then finds the
+            # first job instead of inserting beside it.
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(status__in=["queued", "running"]),
+                name="django_jobs_job_live_idempotency_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__gte=-100, priority__lte=100),
+                name="django_jobs_job_priority_range",
+            ),
+        ]
+        permissions = [
+            ("cancel_job", "Can cancel queued jobs"),
+            ("run_now_job", "Can make queued jobs run now"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.id} {self.task_path} ({self.status})"
+
+    @property
+    def last_error(self) -> dict[str, Any] | None:
+        """The newest entry of ``errors``, or ``None`` when no attempt has failed."""
+        return self.errors[-1] if self.errors else None
+
+
+class DeadJob(models.Model):
+    """A job that used its attempts or raised ``PermanentError``: its call, its failure, its fate.
+
+    ``job_id`` is the id the row had as a ``Job``; ``replayed_job_id`` the id of the new ``Job`` a
+    replay created. The call fields are enough to replay it.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    job_id = models.BigIntegerField(unique=True)
+    task_path = models.CharField(max_length=255)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    queue = models.CharField(max_length=64)
+    priority = models.SmallIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField()
+    timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    attempts = models.PositiveIntegerField()
+    exception_class = models.CharField(max_length=255)
+    message = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    worker_id = models.CharField(max_length=128, blank=True, default="")
+    enqueued_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(default=timezone.now)
+    replayed_at = models.DateTimeField(null=True, blank=True)
+    replayed_by = models.CharField(max_length=150, blank=True, default="")
+    replayed_job_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-failed_at"]
+        indexes = [models.Index(fields=["queue", "failed_at"], name="django_jobs_dead_queue_idx")]
+        permissions = [("replay_deadjob", "Can replay dead jobs")]
+
+    def __str__(self) -> str:
+        return f"Dead job {self.job_id} {self.task_path}: {self.exception_class}"
+
+
+class ScheduleRun(models.Model):
+    """The scheduler's ledger: one row per (schedule, fire time), whatever became of its job.
+
+    The unique constraint is what makes a fire time enqueue once however many schedulers run.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    schedule = models.CharField(max_length=200)
+    fire_at = models.DateTimeField()
+    job_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-fire_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["schedule", "fire_at"], name="django_jobs_schedulerun_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schedule} @ {self.fire_at.isoformat()}"

@@ -1,0 +1,40 @@
+"""The retry policy: given a job's attempt and its error, run again at a time, or dead-letter.
+
+Policy only; the writes live in ``django_jobs.worker.outcome`` and ``django_jobs.deadletter``.
+The split follows procrastinate's ``retry.py``: deciding is pure and table-testable.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from . import backoff
+from .conf import jobs_settings
+from .exceptions import PermanentError, SerializationError
+
+
+def next_run_at(
+    *,
+    attempts: int,
+    max_attempts: int,
+    error: BaseException,
+    now: datetime,
+    rng: random.Random | None = None,
+) -> datetime | None:
+    """Return when to run a job again after its attempt number ``attempts`` raised ``error``.
+
+    ``None`` means dead-letter: the attempts are used up, or the error is permanent
+    (``PermanentError``, or a result that cannot be stored, which a rerun would not fix).
+    The delay is ``backoff.retry_delay`` over the ``BACKOFF_*`` settings.
+    """
+    if isinstance(error, PermanentError | SerializationError) or attempts >= max_attempts:
+        return None
+    delay = backoff.retry_delay(
+        attempts,
+        base_seconds=jobs_settings.BACKOFF_BASE_SECONDS,
+        max_seconds=jobs_settings.BACKOFF_MAX_SECONDS,
+        jitter_ratio=jobs_settings.BACKOFF_JITTER,
+        rng=rng,
+    )
+    return now + timedelta(seconds=delay)

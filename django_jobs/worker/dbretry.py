@@ -1,0 +1,58 @@
+"""Retry a database call through connection loss, with capped exponential backoff."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.db import InterfaceError, OperationalError, connection
+
+from ..backoff import exponential
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Errors that mean "the connection or the server is gone", not "this statement is wrong".
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+def retrying(
+    call: Callable[[], T],
+    *,
+    deadline: float,
+    what: str,
+    stop: threading.Event | None = None,
+    max_delay_seconds: float = 5.0,
+) -> T:
+    """Return ``call()``, retrying it after transient database errors until ``deadline``.
+
+    ``deadline`` is a ``time.monotonic()`` value; past it (or once ``stop`` is set) the last
+    error is raised. Before each retry the thread's broken connection is closed so the next
+    attempt reconnects. ``call`` must be safe to repeat: a fenced UPDATE or a whole transaction.
+    """
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except TRANSIENT_ERRORS as exc:
+            attempt += 1
+            connection.close()
+            delay = exponential(attempt, base_seconds=0.05, max_seconds=max_delay_seconds)
+            if time.monotonic() + delay > deadline or (stop is not None and stop.is_set()):
+                raise
+            logger.warning(
+                "Database unavailable while %s (%s); retrying in %.2fs", what, exc, delay
+            )
+            time.sleep(delay)
+
+
+def close_quietly() -> None:
+    """Close this thread's connection, ignoring errors from a connection already broken."""
+    try:
+        connection.close()
+    except TRANSIENT_ERRORS:
+        pass

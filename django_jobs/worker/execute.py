@@ -1,0 +1,122 @@
+"""``execute``: run one claimed job and record its outcome. Never raises for the task's sake."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import time
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from .. import registry
+from ..context import JobContext
+from ..deadletter import dead_letter
+from ..exceptions import SerializationError
+from ..failure import Failure
+from ..models import Job
+from ..retry import next_run_at
+from ..signals import job_failed, job_started, job_succeeded
+from . import outcome
+
+logger = logging.getLogger(__name__)
+
+
+def execute(job: Job) -> str:
+    """Run claimed ``job`` in this thread and record the outcome under its lease.
+
+    Returns ``"done"``, ``"retry"``, ``"dead"`` or ``"lost"`` (the lease was gone when the outcome
+    was written, so nothing was). Exceptions from task code are caught and recorded; errors from
+    the database while recording propagate to the caller, which retries the write.
+    """
+    extra = {"job_id": job.id, "worker_id": job.worker_id, "task": job.task_path}
+    logger.info(
+        "Job %s %s started (attempt %d/%d)",
+        job.id, job.task_path, job.attempts, job.max_attempts, extra=extra,
+    )  # fmt: skip
+    job_started.send(sender=Job, job=job, worker_id=job.worker_id)
+    started = time.monotonic()
+    try:
+        result = _call(job)
+    except Exception as exc:
+        duration = time.monotonic() - started
+        return _record_failure(job, exc, duration, extra)
+    finally:
+        _discard_broken_connection()
+    duration = time.monotonic() - started
+    if not outcome.complete(job, result):
+        return _lost(job, extra)
+    logger.info(
+        "Job %s %s done in %.3fs (attempt %d)",
+        job.id, job.task_path, duration, job.attempts, extra={**extra, "duration": duration},
+    )  # fmt: skip
+    job_succeeded.send(sender=Job, job=job, result=result, duration_seconds=duration)
+    return "done"
+
+
+def _call(job: Job) -> Any:
+    target = registry.resolve(job.task_path)
+    args = [JobContext.for_job(job), *job.args] if target.takes_context else job.args
+    result = target.func(*args, **job.kwargs)
+    if inspect.isawaitable(result):
+        result = asyncio.run(_await(result))
+    try:
+        json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(
+            f"Task {job.task_path} returned {type(result).__name__}, which is not "
+            f"JSON-serialisable ({exc}); return plain data or store the object yourself."
+        ) from exc
+    return result
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _record_failure(job: Job, exc: Exception, duration: float, extra: dict[str, Any]) -> str:
+    now = timezone.now()
+    failure = Failure.from_exception(exc, attempt=job.attempts, now=now)
+    run_at = next_run_at(attempts=job.attempts, max_attempts=job.max_attempts, error=exc, now=now)
+    extra = {**extra, "duration": duration}
+    if run_at is None:
+        if dead_letter(job, failure, lease_token=job.lease_token) is None:
+            return _lost(job, extra)
+        logger.error(
+            "Job %s %s failed in %.3fs on attempt %d/%d and was dead-lettered: %s: %s",
+            job.id, job.task_path, duration, job.attempts, job.max_attempts,
+            failure.exception_class, failure.message, extra=extra,
+        )  # fmt: skip
+    else:
+        if not outcome.retry(job, failure, run_at):
+            return _lost(job, extra)
+        logger.warning(
+            "Job %s %s failed in %.3fs on attempt %d/%d, retry at %s: %s: %s",
+            job.id, job.task_path, duration, job.attempts, job.max_attempts,
+            run_at.isoformat(), failure.exception_class, failure.message, extra=extra,
+        )  # fmt: skip
+    job_failed.send(
+        sender=Job, job=job, error=exc, will_retry=run_at is not None, duration_seconds=duration
+    )
+    return "dead" if run_at is None else "retry"
+
+
+def _lost(job: Job, extra: dict[str, Any]) -> str:
+    logger.warning(
+        "Job %s %s: lease lost before its outcome was written; the outcome was discarded",
+        job.id, job.task_path, extra=extra,
+    )  # fmt: skip
+    return "lost"
+
+
+def _discard_broken_connection() -> None:
+    # Task code may leave this thread's connection broken; drop it so the outcome write
+    # reconnects. Healthy connections stay open: reconnecting per job would cost more than the job.
+    if connection.connection is not None and connection.errors_occurred:
+        if connection.is_usable():
+            connection.errors_occurred = False
+        else:
+            connection.close()

@@ -1,0 +1,68 @@
+"""Tasks the test suite enqueues. Module level, as every task must be."""
+
+import os
+import time
+
+from django_jobs import JobContext, PermanentError, job
+
+from .models import Execution
+
+
+@job
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def plain_add(a: int, b: int) -> int:
+    return a + b
+
+
+@job
+def record(key: str) -> str:
+    Execution.objects.create(key=key, worker_pid=os.getpid())
+    return key
+
+
+@job(max_attempts=3)
+def always_fails(message: str = "boom") -> None:
+    raise RuntimeError(message)
+
+
+@job(max_attempts=5)
+def permanent_failure() -> None:
+    raise PermanentError("this input can never work")
+
+
+@job(max_attempts=4, takes_context=True)
+def fails_until(context: JobContext, key: str, succeed_on: int) -> int:
+    Execution.objects.create(key=key, attempt=context.attempt, worker_pid=os.getpid())
+    if context.attempt < succeed_on:
+        raise ConnectionError(f"attempt {context.attempt} failed on purpose")
+    return context.attempt
+
+
+@job
+def sleep_then_record(key: str, seconds: float) -> str:
+    time.sleep(seconds)
+    Execution.objects.create(key=key, worker_pid=os.getpid())
+    return key
+
+
+@job(takes_context=True)
+def reports_progress(context: JobContext) -> bool:
+    return context.set_progress(50, "half way")
+
+
+@job
+async def async_add(a: int, b: int) -> int:
+    return a + b
+
+
+@job
+def returns_object() -> object:
+    return object()
+
+
+@job(queue="mail", priority=10)
+def send_mail_task(to: str) -> str:
+    return to
