@@ -45,13 +45,14 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
         or not all(isinstance(q, str) and q for q in queues)
     ):
         errors.append(
-            _error("E001", f"DJANGO_JOBS['QUEUES'] must be None or a list of names, got {queues!r}.",
+            _error("E001", f"DJANGO_JOBS['QUEUES'] must be None or a list of names, "
+                   f"got {queues!r}.",
                    "Use None to allow any queue, or e.g. ['default', 'mail'].")
         )  # fmt: skip
     elif queues is not None and jobs_settings.DEFAULT_QUEUE not in queues:
         errors.append(
-            _error("E002", f"DJANGO_JOBS['DEFAULT_QUEUE'] {jobs_settings.DEFAULT_QUEUE!r} is not in "
-                   f"QUEUES {sorted(queues)}.", "Add it to QUEUES or pick one of them.")
+            _error("E002", f"DJANGO_JOBS['DEFAULT_QUEUE'] {jobs_settings.DEFAULT_QUEUE!r} is "
+                   f"not in QUEUES {sorted(queues)}.", "Add it to QUEUES or pick one of them.")
         )  # fmt: skip
     priority = jobs_settings.DEFAULT_PRIORITY
     if isinstance(priority, bool) or not isinstance(priority, int) or not -100 <= priority <= 100:

@@ -1,4 +1,4 @@
-"""``JobContext``: what a ``takes_context`` task learns about its job, and how it reports progress."""
+"""``JobContext``: what a ``takes_context`` task knows of its job, and how it reports progress."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Move a job to the dead-letter table, and replay dead jobs as new jobs. Each is one transaction."""
+"""Move a job to the dead-letter table, and replay dead jobs as new jobs; each one transaction."""
 
 from __future__ import annotations
 

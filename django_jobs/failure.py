@@ -1,4 +1,4 @@
-"""``Failure``: what is recorded about one failed attempt, in ``Job.errors`` and on a ``DeadJob``."""
+"""``Failure``: what is recorded of one failed attempt, in ``Job.errors`` and on a ``DeadJob``."""
 
 from __future__ import annotations
 

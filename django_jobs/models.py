@@ -83,8 +83,8 @@ class Job(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [
-            # The claim query walks this index in its ORDER BY and sees only queued rows, so it stays
-            # an index scan however many done rows pile up beside them.
+            # The claim query walks this index in its ORDER BY and sees only queued rows, so it
+            # stays an index scan however many done rows pile up beside them.
             models.Index(
                 fields=["-priority", "run_at", "id"],
                 condition=Q(status="queued"),

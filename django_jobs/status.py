@@ -40,6 +40,10 @@ class JobStatusReport:
         return data
 
 
+def _summary(exception_class: str, message: str) -> str:
+    return f"{exception_class.rsplit('.', 1)[-1]}: {message}"[:300]
+
+
 def get_status(job_id: int) -> JobStatusReport:
     """Return the status of the job with ``job_id``, live or dead-lettered.
 
@@ -56,9 +60,7 @@ def get_status(job_id: int) -> JobStatusReport:
             max_attempts=job.max_attempts,
             progress_percent=job.progress_percent,
             progress_message=job.progress_message,
-            error=f"{last['exception_class'].rsplit('.', 1)[-1]}: {last['message']}"
-            if last
-            else "",
+            error=_summary(last["exception_class"], last["message"]) if last else "",
             result=job.result,
             enqueued_at=job.enqueued_at,
             started_at=job.started_at,
@@ -75,7 +77,7 @@ def get_status(job_id: int) -> JobStatusReport:
         max_attempts=dead.max_attempts,
         progress_percent=None,
         progress_message="",
-        error=f"{dead.exception_class.rsplit('.', 1)[-1]}: {dead.message}",
+        error=_summary(dead.exception_class, dead.message),
         result=None,
         enqueued_at=dead.enqueued_at,
         started_at=dead.started_at,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
 
 from django.db import InterfaceError, OperationalError, connection
 
@@ -14,13 +14,11 @@ from ..backoff import exponential
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 #: Errors that mean "the connection or the server is gone", not "this statement is wrong".
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 
-def retrying(
+def retrying[T](
     call: Callable[[], T],
     *,
     deadline: float,
@@ -52,7 +50,5 @@ def retrying(
 
 def close_quietly() -> None:
     """Close this thread's connection, ignoring errors from a connection already broken."""
-    try:
+    with contextlib.suppress(*TRANSIENT_ERRORS):
         connection.close()
-    except TRANSIENT_ERRORS:
-        pass

@@ -41,7 +41,7 @@ def complete(job: Job, result: Any) -> bool:
 
 
 def retry(job: Job, failure: Failure, run_at: datetime) -> bool:
-    """Put running ``job`` back in the queue to run at ``run_at`` (aware UTC), recording ``failure``.
+    """Requeue running ``job`` to run at ``run_at`` (aware, UTC), recording ``failure``.
 
     Returns False, and writes nothing, if the job's lease was lost.
     """
