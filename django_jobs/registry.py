@@ -19,10 +19,14 @@ from .exceptions import InvalidTaskError, UnknownTaskError
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """What the worker calls for a task path: the function, and whether it takes a context first."""
+    """What the worker calls for a task path.
+
+    ``make_context``, when set, builds the first argument from the claimed ``Job``: a
+    ``JobContext`` for ``@job(takes_context=True)``, a ``TaskContext`` for ``django.tasks``.
+    """
 
     func: Callable[..., Any]
-    takes_context: bool = False
+    make_context: Callable[[Any], Any] | None = None
 
 
 def task_path(func: Callable[..., Any]) -> str:
@@ -69,7 +73,21 @@ def resolve(path: str) -> Target:
     func = _unwrap(found)
     if not callable(func):
         raise UnknownTaskError(f"{path!r} names {type(found).__name__}, which is not callable.")
-    return Target(func=func, takes_context=bool(getattr(found, "takes_context", False)))
+    if not getattr(found, "takes_context", False):
+        return Target(func=func)
+    if is_django_task(found):
+        from .backends.context import django_task_context
+
+        return Target(func=func, make_context=django_task_context)
+    from .context import JobContext
+
+    return Target(func=func, make_context=JobContext.for_job)
+
+
+def is_django_task(obj: Any) -> bool:
+    """Return whether ``obj`` is a ``django.tasks`` (or ``django_tasks`` backport) ``Task``."""
+    module = type(obj).__module__
+    return module.startswith(("django.tasks", "django_tasks"))
 
 
 def is_coroutine(func: Callable[..., Any]) -> bool:

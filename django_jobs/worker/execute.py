@@ -13,7 +13,6 @@ from django.db import connection
 from django.utils import timezone
 
 from .. import registry
-from ..context import JobContext
 from ..deadletter import dead_letter
 from ..exceptions import SerializationError
 from ..failure import Failure
@@ -59,7 +58,7 @@ def execute(job: Job) -> str:
 
 def _call(job: Job) -> Any:
     target = registry.resolve(job.task_path)
-    args = [JobContext.for_job(job), *job.args] if target.takes_context else job.args
+    args = [target.make_context(job), *job.args] if target.make_context else job.args
     result = target.func(*args, **job.kwargs)
     if inspect.isawaitable(result):
         result = asyncio.run(_await(result))

@@ -1,0 +1,1 @@
+"""Backends that let other task APIs run on django-jobs."""
