@@ -1,13 +1,14 @@
 """django-jobs: durable background jobs for Django, stored in PostgreSQL through the ORM.
 
-The public API: ``job`` (decorator), ``enqueue``/``aenqueue``, ``Task``, ``JobContext`` and the
-exceptions. Everything is imported lazily so that importing the package touches no settings.
+The public API: ``job`` (decorator), ``enqueue``/``aenqueue``, ``Task``, ``JobContext``,
+``get_status`` and the exceptions. Importing the package reads no settings and touches no models.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .enqueue import aenqueue, enqueue
 from .exceptions import (
     DjangoJobsError,
     InvalidJobOptionsError,
@@ -20,12 +21,11 @@ from .exceptions import (
     UnknownTaskError,
     WorkerLostError,
 )
+from .task import Task, job
 
 if TYPE_CHECKING:
     from .context import JobContext
-    from .enqueue import aenqueue, enqueue
     from .status import get_status
-    from .task import Task, job
 
 __version__ = "0.1.0"
 
@@ -50,18 +50,14 @@ __all__ = [
 ]
 
 _LAZY = {
-    "enqueue": "enqueue",
-    "aenqueue": "enqueue",
-    "job": "task",
-    "Task": "task",
     "JobContext": "context",
     "get_status": "status",
 }
 
 
 def __getattr__(name: str) -> Any:
-    # Models import Django's app registry; defer until first use so "import django_jobs" in a
-    # settings file or a tasks module is always safe.
+    # These import models, which need Django's app registry: defer them to first use so that
+    # Django can import this package while it populates the registry.
     if name in _LAZY:
         from importlib import import_module
 

@@ -1,5 +1,8 @@
 """Validate a job, serialise its call and INSERT it in the caller's transaction.
 
+Importing this module needs no app registry (models are imported inside the functions), so the
+package can expose ``django_jobs.enqueue`` as the function, not this module.
+
 There is no ``on_commit`` here on purpose: the row is part of the caller's transaction, so a
 rollback takes the job with it and a commit makes it visible to workers at the same instant as the
 business data it belongs to.
@@ -11,7 +14,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.db import IntegrityError, transaction
@@ -19,8 +22,10 @@ from django.utils import timezone
 
 from .conf import jobs_settings
 from .exceptions import InvalidJobOptionsError, SerializationError
-from .models import Job
 from .signals import job_enqueued
+
+if TYPE_CHECKING:
+    from .models import Job
 
 PRIORITY_MIN, PRIORITY_MAX = -100, 100
 QUEUE_MAX_LENGTH = 64
@@ -36,8 +41,6 @@ def enqueue(task: Any, *args: Any, **kwargs: Any) -> Job:
     ``InvalidTaskError``, ``UnknownTaskError``, ``SerializationError`` or
     ``InvalidJobOptionsError`` on bad input, having inserted nothing.
     """
-    from .task import as_task
-
     return as_task(task).enqueue(*args, **kwargs)
 
 
@@ -66,6 +69,8 @@ def enqueue_job(
     and nothing is inserted; the partial unique index decides, so concurrent callers agree.
     Raises ``SerializationError`` or ``InvalidJobOptionsError`` before touching the database.
     """
+    from .models import Job  # models need the app registry; this module must not at import
+
     job = Job(
         task_path=path,
         args=check_json_args(args),
@@ -95,6 +100,8 @@ def _insert_or_get_live(job: Job) -> Job:
     # A savepoint keeps a conflict from poisoning the caller's transaction. The INSERT waits on
     # the unique index while another transaction holds the same key uncommitted, then fails or
     # succeeds by that transaction's outcome: no check-then-insert race.
+    from .models import Job
+
     for _ in range(3):
         try:
             with transaction.atomic():
@@ -224,3 +231,6 @@ def check_idempotency_key(key: str | None) -> str | None:
             f"characters, got {key!r:.80}."
         )
     return key
+
+
+from .task import as_task  # noqa: E402  (task.py imports this module's checks)
