@@ -9,6 +9,7 @@ keeps its original id in ``job_id``. Only the named functions in ``django_jobs.w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,7 +43,7 @@ class JobQuerySet(models.QuerySet["Job"]):
         """Jobs that are queued or running."""
         return self.filter(status__in=LIVE_STATUSES)
 
-    def in_queues(self, queues: list[str] | tuple[str, ...] | None) -> JobQuerySet:
+    def in_queues(self, queues: Sequence[str] | None) -> JobQuerySet:
         """Jobs in any of ``queues``; ``None`` or empty means every queue."""
         return self.filter(queue__in=queues) if queues else self
 

@@ -1,0 +1,41 @@
+# The two commands README.md opens with: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+PG_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/test)
+SQLITE_URL := sqlite:///$(CURDIR)/.sqlite-tests/db.sqlite3
+
+.PHONY: venv demo test test-pg test-sqlite lint clean
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $$(scripts/find-python) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# Set up and run the demo site's jobs end to end (SQLite unless DATABASE_URL is set).
+demo: venv
+	$(BIN)/python manage.py migrate --verbosity 0
+	$(BIN)/python manage.py demo
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy django_jobs
+	DATABASE_URL=$(SQLITE_URL) $(BIN)/python manage.py check --fail-level WARNING
+	DATABASE_URL=$(SQLITE_URL) $(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings
+
+test-pg: venv
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+test-sqlite: venv
+	@mkdir -p .sqlite-tests
+	DATABASE_URL=$(SQLITE_URL) SQLITE_TEST_NAME=$(CURDIR)/.sqlite-tests/test.sqlite3 $(BIN)/pytest $(PYTEST_ARGS)
+
+# The whole suite: lint, then PostgreSQL (DATABASE_URL, default the local server), then SQLite.
+test: lint test-pg test-sqlite
+
+clean:
+	rm -rf $(VENV) .sqlite-tests testproject/db.sqlite3
