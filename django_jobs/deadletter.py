@@ -41,6 +41,8 @@ def dead_letter(job: Job, failure: Failure, *, lease_token: uuid.UUID | None) ->
             priority=job.priority,
             max_attempts=job.max_attempts,
             timeout_seconds=job.timeout_seconds,
+            backoff_base_seconds=job.backoff_base_seconds,
+            backoff_max_seconds=job.backoff_max_seconds,
             idempotency_key=job.idempotency_key,
             attempts=job.attempts,
             exception_class=failure.exception_class,
@@ -82,6 +84,8 @@ def replay(dead_jobs: Iterable[DeadJob], *, by: str = "") -> list[Job]:
                 priority=dead.priority,
                 max_attempts=dead.max_attempts,
                 timeout_seconds=dead.timeout_seconds,
+                backoff_base_seconds=dead.backoff_base_seconds,
+                backoff_max_seconds=dead.backoff_max_seconds,
                 idempotency_key=key,
             )
             dead.replayed_at, dead.replayed_by, dead.replayed_job_id = now, by, job.id

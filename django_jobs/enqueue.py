@@ -60,11 +60,14 @@ def enqueue_job(
     max_attempts: int | None = None,
     timeout_seconds: float | None = None,
     idempotency_key: str | None = None,
+    backoff_base_seconds: float | None = None,
+    backoff_max_seconds: float | None = None,
 ) -> Job:
     """Validate every option, INSERT one ``Job`` and return it; the one write path for new jobs.
 
     ``path`` is a dotted task path, trusted to import (callers check it with ``registry``).
-    ``None`` options take the ``DJANGO_JOBS`` defaults; ``run_at`` is an aware datetime (default:
+    ``None`` options take the ``DJANGO_JOBS`` defaults (the ``backoff_*`` ones when the job is
+    retried, so a settings change reaches queued jobs); ``run_at`` is an aware datetime (default:
     now). With an ``idempotency_key`` already held by a queued or running job, that job is returned
     and nothing is inserted; the partial unique index decides, so concurrent callers agree.
     Raises ``SerializationError`` or ``InvalidJobOptionsError`` before touching the database.
@@ -84,6 +87,8 @@ def enqueue_job(
         ),
         timeout_seconds=check_timeout(timeout_seconds),
         idempotency_key=check_idempotency_key(idempotency_key),
+        backoff_base_seconds=check_backoff(backoff_base_seconds, "backoff_base_seconds"),
+        backoff_max_seconds=check_backoff(backoff_max_seconds, "backoff_max_seconds"),
     )
     now = timezone.now()
     job.enqueued_at = now
@@ -207,6 +212,15 @@ def check_timeout(timeout_seconds: float | None) -> int | None:
             f"timeout_seconds must be a number of seconds > 0, got {timeout_seconds!r}."
         )
     return math.ceil(timeout_seconds)
+
+
+def check_backoff(seconds: float | None, name: str) -> float | None:
+    """Return ``seconds`` as a float, or raise ``InvalidJobOptionsError`` unless it is >= 0."""
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
+        raise InvalidJobOptionsError(f"{name} must be a number of seconds >= 0, got {seconds!r}.")
+    return float(seconds)
 
 
 def check_run_at(run_at: datetime) -> datetime:

@@ -67,6 +67,9 @@ class Job(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=20)
     timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Per-job backoff (the django.tasks backend's OPTIONS); None takes DJANGO_JOBS' BACKOFF_*.
+    backoff_base_seconds = models.FloatField(null=True, blank=True)
+    backoff_max_seconds = models.FloatField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
     enqueued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -142,6 +145,8 @@ class DeadJob(models.Model):
     priority = models.SmallIntegerField(default=0)
     max_attempts = models.PositiveIntegerField()
     timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+    backoff_base_seconds = models.FloatField(null=True, blank=True)
+    backoff_max_seconds = models.FloatField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
     attempts = models.PositiveIntegerField()
     exception_class = models.CharField(max_length=255)

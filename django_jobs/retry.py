@@ -21,19 +21,23 @@ def next_run_at(
     error: BaseException,
     now: datetime,
     rng: random.Random | None = None,
+    base_seconds: float | None = None,
+    max_seconds: float | None = None,
 ) -> datetime | None:
     """Return when to run a job again after its attempt number ``attempts`` raised ``error``.
 
     ``None`` means dead-letter: the attempts are used up, or the error is permanent
     (``PermanentError``, or a result that cannot be stored, which a rerun would not fix).
-    The delay is ``backoff.retry_delay`` over the ``BACKOFF_*`` settings.
+    The delay is ``backoff.retry_delay`` over the job's own ``base_seconds`` and ``max_seconds``
+    (``Job.backoff_base_seconds``, ``backoff_max_seconds``), each ``None`` taking its
+    ``BACKOFF_*`` setting.
     """
     if isinstance(error, PermanentError | SerializationError) or attempts >= max_attempts:
         return None
     delay = backoff.retry_delay(
         attempts,
-        base_seconds=jobs_settings.BACKOFF_BASE_SECONDS,
-        max_seconds=jobs_settings.BACKOFF_MAX_SECONDS,
+        base_seconds=jobs_settings.BACKOFF_BASE_SECONDS if base_seconds is None else base_seconds,
+        max_seconds=jobs_settings.BACKOFF_MAX_SECONDS if max_seconds is None else max_seconds,
         jitter_ratio=jobs_settings.BACKOFF_JITTER,
         rng=rng,
     )

@@ -78,8 +78,15 @@ async def _await(awaitable: Any) -> Any:
 
 def _record_failure(job: Job, exc: Exception, duration: float, extra: dict[str, Any]) -> str:
     now = timezone.now()
-    failure = Failure.from_exception(exc, attempt=job.attempts, now=now)
-    run_at = next_run_at(attempts=job.attempts, max_attempts=job.max_attempts, error=exc, now=now)
+    failure = Failure.from_exception(exc, attempt=job.attempts, now=now, worker_id=job.worker_id)
+    run_at = next_run_at(
+        attempts=job.attempts,
+        max_attempts=job.max_attempts,
+        error=exc,
+        now=now,
+        base_seconds=job.backoff_base_seconds,
+        max_seconds=job.backoff_max_seconds,
+    )
     extra = {**extra, "duration": duration}
     if run_at is None:
         if dead_letter(job, failure, lease_token=job.lease_token) is None:

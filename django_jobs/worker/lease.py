@@ -73,9 +73,16 @@ def rescue(*, limit: int = 100, now: datetime | None = None) -> RescueReport:
                 f"Worker {job.worker_id or '?'} lost its lease on attempt {job.attempts} "
                 f"(expired {job.lease_expires_at}); it died, hung or lost the database."
             )
-            failure = Failure.from_exception(error, attempt=job.attempts, now=now)
+            failure = Failure.from_exception(
+                error, attempt=job.attempts, now=now, worker_id=job.worker_id
+            )
             run_at = next_run_at(
-                attempts=job.attempts, max_attempts=job.max_attempts, error=error, now=now
+                attempts=job.attempts,
+                max_attempts=job.max_attempts,
+                error=error,
+                now=now,
+                base_seconds=job.backoff_base_seconds,
+                max_seconds=job.backoff_max_seconds,
             )
             if run_at is None:
                 if dead_letter(job, failure, lease_token=job.lease_token):
