@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .enqueue import aenqueue, enqueue
+from .enqueue import aenqueue, enqueue, enqueue_many
 from .exceptions import (
     DjangoJobsError,
     InvalidJobOptionsError,
@@ -45,6 +45,7 @@ __all__ = [
     "__version__",
     "aenqueue",
     "enqueue",
+    "enqueue_many",
     "get_status",
     "job",
 ]

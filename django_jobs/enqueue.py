@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from asgiref.sync import sync_to_async
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from . import bulk
 from .conf import jobs_settings
 from .exceptions import InvalidJobOptionsError, SerializationError
 from .signals import job_enqueued
@@ -49,6 +50,54 @@ async def aenqueue(task: Any, *args: Any, **kwargs: Any) -> Job:
     return await sync_to_async(enqueue)(task, *args, **kwargs)
 
 
+BULK_BATCH_SIZE = 2000
+
+
+def enqueue_many(task: Any, calls: Iterable[Sequence[Any] | Mapping[str, Any]]) -> list[int]:
+    """Enqueue one job per item of ``calls`` in few INSERT statements; return the new job ids.
+
+    ``task`` is as for ``enqueue`` (options through ``task.using(...)``, except an idempotency key,
+    which cannot be shared by many jobs). Each item of ``calls`` is a tuple or list of positional
+    arguments, or a dict of keyword arguments. Every item is validated before anything is
+    inserted; rows go in batches of ``BULK_BATCH_SIZE`` inside the caller's transaction (or one
+    of its own), so all jobs commit or none do. ``job_enqueued`` is not sent per job. Raises as
+    ``enqueue`` does, naming the item at fault.
+    """
+    spec = as_task(task)
+    if spec.idempotency_key is not None:
+        raise InvalidJobOptionsError(
+            "enqueue_many cannot share one idempotency_key among many jobs; enqueue those jobs "
+            "one by one."
+        )
+    template = enqueue_job(spec.path, (), {}, **spec.job_options(), save=False)
+    encoded = []
+    for index, call in enumerate(calls):
+        args, kwargs = ((), call) if isinstance(call, Mapping) else (call, {})
+        try:
+            encoded.append((_dumps(list(args), "positional"), _dumps(dict(kwargs), "keyword")))
+        except SerializationError as exc:
+            raise SerializationError(f"Item {index} of calls: {exc}") from exc
+    ids: list[int] = []
+    with transaction.atomic():
+        for start in range(0, len(encoded), BULK_BATCH_SIZE):
+            ids += bulk.insert_jobs(template, encoded[start : start + BULK_BATCH_SIZE])
+    return ids
+
+
+def _dumps(value: list[Any] | dict[str, Any], kind: str) -> str:
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        # Name the culprit: check each argument on its own.
+        if kind == "positional":
+            assert isinstance(value, list)
+            check_json_args(value)
+        else:
+            assert isinstance(value, dict)
+            check_json_kwargs(value)
+        raise
+
+
 def enqueue_job(
     path: str,
     args: Sequence[Any] = (),
@@ -62,6 +111,7 @@ def enqueue_job(
     idempotency_key: str | None = None,
     backoff_base_seconds: float | None = None,
     backoff_max_seconds: float | None = None,
+    save: bool = True,
 ) -> Job:
     """Validate every option, INSERT one ``Job`` and return it; the one write path for new jobs.
 
@@ -70,6 +120,7 @@ def enqueue_job(
     retried, so a settings change reaches queued jobs); ``run_at`` is an aware datetime (default:
     now). With an ``idempotency_key`` already held by a queued or running job, that job is returned
     and nothing is inserted; the partial unique index decides, so concurrent callers agree.
+    With ``save=False`` the validated, unsaved job is returned (``enqueue_many`` uses it).
     Raises ``SerializationError`` or ``InvalidJobOptionsError`` before touching the database.
     """
     from .models import Job  # models need the app registry; this module must not at import
@@ -93,6 +144,8 @@ def enqueue_job(
     now = timezone.now()
     job.enqueued_at = now
     job.run_at = check_run_at(run_at) if run_at is not None else now
+    if not save:
+        return job
     if job.idempotency_key is None:
         job.save(force_insert=True)
     else:

@@ -76,22 +76,23 @@ class Task:
         }
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    def job_options(self) -> dict[str, Any]:
+        """Return this task's options as ``enqueue_job`` keyword arguments (None: the default)."""
+        return {
+            "queue": self.queue,
+            "priority": self.priority,
+            "run_at": self.run_at,
+            "max_attempts": self.max_attempts,
+            "timeout_seconds": self.timeout_seconds,
+            "idempotency_key": self.idempotency_key,
+        }
+
     def enqueue(self, *args: Any, **kwargs: Any) -> Job:
         """Enqueue a job that calls this task with ``args`` and ``kwargs``; return the ``Job``.
 
         One INSERT in the caller's transaction; see ``django_jobs.enqueue`` for the errors.
         """
-        return enqueue_job(
-            self.path,
-            args,
-            kwargs,
-            queue=self.queue,
-            priority=self.priority,
-            run_at=self.run_at,
-            max_attempts=self.max_attempts,
-            timeout_seconds=self.timeout_seconds,
-            idempotency_key=self.idempotency_key,
-        )
+        return enqueue_job(self.path, args, kwargs, **self.job_options())
 
     async def aenqueue(self, *args: Any, **kwargs: Any) -> Job:
         """Async twin of ``enqueue``."""

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from ..backoff import exponential
 from ..conf import jobs_settings
 from ..models import Job
-from . import lease, outcome
+from . import lease, listen, outcome
 from .claim import claim
 from .dbretry import TRANSIENT_ERRORS, close_quietly, retrying
 from .execute import execute
@@ -81,6 +81,9 @@ class Worker:
         self._inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._heartbeat_done = threading.Event()
+        self._listener = (
+            listen.Listener(self._wake.set, queues=self.queues) if listen.supported() else None
+        )
 
     # Control ------------------------------------------------------------------------------------
 
@@ -170,6 +173,8 @@ class Worker:
         for n in range(self.concurrency):
             self._threads.append(self._spawn(self._slot, f"django-jobs-slot-{n}"))
         self._heartbeat_thread = self._spawn(self._heartbeat, "django-jobs-heartbeat")
+        if self._listener is not None:
+            self._listener.start()
 
     @staticmethod
     def _spawn(target: object, name: str) -> threading.Thread:
@@ -240,6 +245,8 @@ class Worker:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._heartbeat_done.set()
+        if self._listener is not None:
+            self._listener.stop()
         self.abandoned = self.running_jobs()
         if not self.abandoned:
             logger.info("Worker %s stopped cleanly", self.worker_id)

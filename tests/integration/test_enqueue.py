@@ -44,6 +44,7 @@ def test_committed_enqueue_leaves_one_job_with_its_defaults():
     assert stored.max_attempts == 20 and stored.attempts == 0
 
 
+@pytest.mark.postgres  # SQLite serialises writers: the claim would wait for the lock instead
 @pytest.mark.django_db(transaction=True)
 def test_another_connection_claims_the_job_only_after_commit():
     inserted, release = threading.Event(), threading.Event()

@@ -1,0 +1,90 @@
+"""``Listener``: wake an idle worker the moment a job is enqueued (PostgreSQL LISTEN/NOTIFY).
+
+An AFTER INSERT trigger on the job table sends ``NOTIFY django_jobs, '<queue>'`` once per statement
+and queue; PostgreSQL delivers it at commit, never for a rolled-back job. The listener holds one
+extra connection of its own in autocommit mode. Polling stays the fallback for jobs whose run_at
+comes later, for missed notifications while reconnecting, and the only way on other databases.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db import connections
+
+from ..backoff import exponential
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "django_jobs"
+
+
+def supported(alias: str = "default") -> bool:
+    """Return whether the database behind ``alias`` can LISTEN (PostgreSQL)."""
+    return connections[alias].vendor == "postgresql"
+
+
+class Listener:
+    """Call ``wake()`` whenever a job is enqueued in one of ``queues`` (all when None).
+
+    ``start()`` runs the listening loop in a daemon thread; ``stop()`` ends it within about
+    ``timeout_seconds``. Connection losses are logged and retried with capped backoff.
+    """
+
+    def __init__(
+        self,
+        wake: Callable[[], None],
+        *,
+        queues: Sequence[str] | None = None,
+        alias: str = "default",
+        timeout_seconds: float = 1.0,
+    ) -> None:
+        self.wake = wake
+        self.queues = set(queues) if queues else None
+        self.alias = alias
+        self.timeout_seconds = timeout_seconds
+        self.listening = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="django-jobs-listen", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.timeout_seconds * 3)
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self._listen()
+                failures = 0
+            except Exception as exc:  # any loss of the connection: log, back off, reconnect
+                self.listening.clear()
+                failures += 1
+                delay = exponential(failures, base_seconds=0.2, max_seconds=10.0)
+                logger.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, delay)
+                # Jobs enqueued meanwhile are found by polling; wake once to look now.
+                self.wake()
+                self._stop.wait(delay)
+
+    def _listen(self) -> None:
+        django_connection = connections[self.alias]
+        conn: Any = django_connection.get_new_connection(django_connection.get_connection_params())
+        try:
+            conn.autocommit = True
+            conn.execute(f"LISTEN {CHANNEL}")
+            self.listening.set()
+            while not self._stop.is_set():
+                for notify in conn.notifies(timeout=self.timeout_seconds):
+                    if self.queues is None or notify.payload in self.queues:
+                        self.wake()
+        finally:
+            self.listening.clear()
+            conn.close()
