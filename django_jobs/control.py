@@ -1,0 +1,47 @@
+"""Steer queued jobs from outside a worker: ``cancel`` them, or make them ``run_now``.
+
+Both are one UPDATE guarded by ``status = 'queued'`` in its WHERE clause, so a job a worker has
+already claimed is left alone: the guard, not a lock, decides who wins, and the loser learns so
+from the count it gets back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from .models import Job, JobStatus
+
+
+def _ids(jobs: QuerySet[Job] | Iterable[Job | int]) -> QuerySet[Job]:
+    if isinstance(jobs, QuerySet):
+        return jobs.model.objects.filter(pk__in=jobs.values("pk"))
+    ids = [job.pk if isinstance(job, Job) else int(job) for job in jobs]
+    return Job.objects.filter(pk__in=ids)
+
+
+def cancel(jobs: QuerySet[Job] | Iterable[Job | int]) -> int:
+    """Cancel the queued jobs among ``jobs`` (a queryset, jobs or ids); return how many.
+
+    A cancelled job is never claimed: its status becomes ``cancelled`` and ``finished_at`` now.
+    Running, done and cancelled jobs are left as they are. Safe to repeat. Frees the job's
+    idempotency key, whose uniqueness only holds among queued and running jobs.
+    """
+    return (
+        _ids(jobs)
+        .filter(status=JobStatus.QUEUED)
+        .update(status=JobStatus.CANCELLED, finished_at=timezone.now())
+    )
+
+
+def run_now(jobs: QuerySet[Job] | Iterable[Job | int]) -> int:
+    """Make the queued jobs among ``jobs`` ready at once (``run_at`` = now); return how many.
+
+    For jobs scheduled for later or waiting out a retry's backoff. Jobs whose ``run_at`` has
+    already come keep it, so they keep their place in the queue; jobs in other states are left
+    as they are. Safe to repeat.
+    """
+    now = timezone.now()
+    return _ids(jobs).filter(status=JobStatus.QUEUED, run_at__gt=now).update(run_at=now)
