@@ -6,16 +6,21 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
+from asgiref.sync import sync_to_async
+
 from .exceptions import JobNotFoundError
-from .models import DeadJob, Job
+from .models import LIVE_STATUSES, DeadJob, Job, JobStatus
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class JobStatusReport:
     """A job's state for people: ``state`` is queued, running, done, failed or cancelled.
 
-    ``progress_percent`` is 0..100 or None; ``error`` is a one-line summary for failed jobs (and
-    for queued jobs waiting on a retry); times are aware UTC datetimes or None.
+    ``progress_percent`` is 0..100 or None; ``error`` is a one-line summary for failed jobs (and,
+    naming the last failed attempt, for queued or running jobs on a retry); ``result`` is the
+    task's return value once done, else None; times are aware UTC datetimes or None (``run_at``:
+    when a queued job may start).
+    ``replayed_job_id`` is set on a failed job that was replayed: the new job's id.
     """
 
     job_id: int
@@ -28,13 +33,21 @@ class JobStatusReport:
     error: str
     result: Any
     enqueued_at: datetime | None
+    run_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
+    replayed_job_id: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the job is done, failed or cancelled: its status will not change again."""
+        return self.state in ("done", "failed", "cancelled")
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (datetimes as ISO 8601 strings)."""
         data = dataclasses.asdict(self)
-        for key in ("enqueued_at", "started_at", "finished_at"):
+        data["finished"] = self.finished
+        for key in ("enqueued_at", "run_at", "started_at", "finished_at"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()
         return data
@@ -60,9 +73,12 @@ def get_status(job_id: int) -> JobStatusReport:
             max_attempts=job.max_attempts,
             progress_percent=job.progress_percent,
             progress_message=job.progress_message,
-            error=_summary(last["exception_class"], last["message"]) if last else "",
-            result=job.result,
+            error=_summary(last["exception_class"], last["message"])
+            if last and job.status in LIVE_STATUSES
+            else "",
+            result=job.result if job.status == JobStatus.DONE else None,
             enqueued_at=job.enqueued_at,
+            run_at=job.run_at if job.status == JobStatus.QUEUED else None,
             started_at=job.started_at,
             finished_at=job.finished_at,
         )
@@ -80,6 +96,13 @@ def get_status(job_id: int) -> JobStatusReport:
         error=_summary(dead.exception_class, dead.message),
         result=None,
         enqueued_at=dead.enqueued_at,
+        run_at=None,
         started_at=dead.started_at,
         finished_at=dead.failed_at,
+        replayed_job_id=dead.replayed_job_id,
     )
+
+
+async def aget_status(job_id: int) -> JobStatusReport:
+    """Async twin of ``get_status``; same argument, result and errors."""
+    return await sync_to_async(get_status)(job_id)
