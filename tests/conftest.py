@@ -51,26 +51,68 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def start_worker(transactional_db: None) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """Start ``manage.py runworker`` processes on the test database; kill leftovers at the end."""
-    started: list[subprocess.Popen[bytes]] = []
+class ManagedProcess:
+    """A ``manage.py`` child whose output goes to a file, never to a pipe nobody reads.
 
-    def start(*args: str, **env: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "django", "runworker", *args],
-            cwd=ROOT,
-            env=subprocess_env(**env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        started.append(proc)
-        return proc
+    (A full pipe blocks the child's logging, and with it, in a worker, the heartbeat.)
+    """
+
+    def __init__(self, command: str, args: tuple[str, ...], env: dict[str, str], log: Path):
+        self.log = log
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "django", command, *args],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.pid = self.proc.pid
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def finish(self, timeout: float) -> tuple[int, str]:
+        """Wait for the process to exit; return its exit code and everything it printed."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(
+                f"process {self.pid} still running after {timeout}s:\n{self.output()[-3000:]}"
+            )
+        return code, self.output()
+
+    def send_signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def start_command(
+    transactional_db: None, tmp_path: Path
+) -> Iterator[Callable[..., ManagedProcess]]:
+    """Start ``manage.py <command>`` processes on the test database; kill leftovers at the end."""
+    started: list[ManagedProcess] = []
+
+    def start(command: str, *args: str, **env: str) -> ManagedProcess:
+        log = tmp_path / f"{command}-{len(started)}.log"
+        process = ManagedProcess(command, args, subprocess_env(**env), log)
+        started.append(process)
+        return process
 
     yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
-        if proc.stdout:
-            proc.stdout.close()
+    for process in started:
+        process.kill()
+
+
+@pytest.fixture
+def start_worker(start_command: Callable[..., ManagedProcess]) -> Callable[..., ManagedProcess]:
+    """Start ``manage.py runworker`` with the given arguments (see ``start_command``)."""
+    return lambda *args, **env: start_command("runworker", *args, **env)

@@ -20,16 +20,19 @@ from ..models import Job
 from ..retry import next_run_at
 from ..signals import job_failed, job_started, job_succeeded
 from . import outcome
+from .dbretry import retrying
 
 logger = logging.getLogger(__name__)
 
 
-def execute(job: Job) -> str:
+def execute(job: Job, *, write_deadline_seconds: float = 60.0) -> str:
     """Run claimed ``job`` in this thread and record the outcome under its lease.
 
     Returns ``"done"``, ``"retry"``, ``"dead"`` or ``"lost"`` (the lease was gone when the outcome
-    was written, so nothing was). Exceptions from task code are caught and recorded; errors from
-    the database while recording propagate to the caller, which retries the write.
+    was written, so nothing was). Exceptions from task code are caught and recorded. The task runs
+    once; only the outcome write is retried through database outages, for up to
+    ``write_deadline_seconds``, after which the error propagates and the expired lease is left to
+    rescue.
     """
     extra = {"job_id": job.id, "worker_id": job.worker_id, "task": job.task_path}
     logger.info(
@@ -38,14 +41,29 @@ def execute(job: Job) -> str:
     )  # fmt: skip
     job_started.send(sender=Job, job=job, worker_id=job.worker_id)
     started = time.monotonic()
+    error: Exception | None = None
     try:
         result = _call(job)
     except Exception as exc:
-        duration = time.monotonic() - started
-        return _record_failure(job, exc, duration, extra)
+        error, result = exc, None
     finally:
         _discard_broken_connection()
     duration = time.monotonic() - started
+    deadline = time.monotonic() + write_deadline_seconds
+    if error is not None:
+        return retrying(
+            lambda: record_failure(job, error, duration),
+            deadline=deadline,
+            what=f"recording the failure of job {job.id}",
+        )
+    return retrying(
+        lambda: _record_success(job, result, duration, extra),
+        deadline=deadline,
+        what=f"recording the result of job {job.id}",
+    )
+
+
+def _record_success(job: Job, result: Any, duration: float, extra: dict[str, Any]) -> str:
     if not outcome.complete(job, result):
         return _lost(job, extra)
     logger.info(
@@ -76,7 +94,13 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
-def _record_failure(job: Job, exc: Exception, duration: float, extra: dict[str, Any]) -> str:
+def record_failure(job: Job, exc: BaseException, duration: float) -> str:
+    """Record that ``job``'s current attempt failed with ``exc``: retry it or dead-letter it.
+
+    Fenced by the job's lease token. Returns ``"retry"``, ``"dead"`` or ``"lost"``; database
+    errors propagate. Used for task exceptions and for timeouts detected by the worker.
+    """
+    extra: dict[str, Any] = {"job_id": job.id, "worker_id": job.worker_id, "task": job.task_path}
     now = timezone.now()
     failure = Failure.from_exception(exc, attempt=job.attempts, now=now, worker_id=job.worker_id)
     run_at = next_run_at(

@@ -2,7 +2,15 @@
 
 One main thread claims jobs and hands them to ``concurrency`` slot threads, each with its own
 database connection kept open for the worker's life (a reconnect per job would cost more than most
-jobs). A heartbeat thread renews the leases of running jobs and rescues expired ones.
+jobs). A heartbeat thread renews the leases of running jobs and rescues expired ones; on
+PostgreSQL a listener thread wakes the main thread when jobs are enqueued.
+
+Timeouts: Python cannot kill a thread. A job that runs past its ``timeout_seconds`` is recorded as
+failed with ``JobTimeoutError`` (retried or dead-lettered by its policy) and its thread is
+abandoned: a new slot thread takes its place, and the abandoned thread's late outcome is discarded
+by the lease fence. Its code may still run, with its side effects, until it returns or the process
+ends. After ``max_abandoned`` such threads the worker stops claiming, drains and exits with
+``EXIT_RECYCLE`` so that its supervisor starts a fresh process.
 """
 
 from __future__ import annotations
@@ -18,13 +26,19 @@ from collections.abc import Sequence
 
 from ..backoff import exponential
 from ..conf import jobs_settings
+from ..exceptions import JobTimeoutError
 from ..models import Job
 from . import lease, listen, outcome
 from .claim import claim
 from .dbretry import TRANSIENT_ERRORS, close_quietly, retrying
-from .execute import execute
+from .execute import execute, record_failure
+from .memory import rss_bytes
 
 logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_ABANDONED = 1
+EXIT_RECYCLE = 3
 
 
 def default_worker_id() -> str:
@@ -36,10 +50,12 @@ class Worker:
     """Claim and run jobs until stopped, drained (``burst``) or ``max_jobs`` were started.
 
     ``queues``: names to take jobs from, ``None`` for all. ``concurrency``: jobs run at once, each
-    in its own thread. Durations are in seconds and default to the ``DJANGO_JOBS`` settings.
-    ``run()`` blocks; ``request_stop()`` (from a signal handler or another thread) makes it stop
-    claiming and wait up to ``grace_seconds`` for running jobs. Jobs still running then are
-    released back to the queue and listed in ``abandoned``.
+    in its own thread. ``max_memory_mb``: recycle (stop claiming, drain, exit ``EXIT_RECYCLE``)
+    once the process's resident memory passes it. Durations are in seconds and default to the
+    ``DJANGO_JOBS`` settings. ``run()`` blocks and returns the exit code; ``request_stop()`` (from
+    a signal handler or another thread) makes it stop claiming and wait up to ``grace_seconds``
+    for running jobs. Jobs still running then are released back to the queue and listed in
+    ``abandoned``.
     """
 
     def __init__(
@@ -49,6 +65,7 @@ class Worker:
         concurrency: int = 1,
         burst: bool = False,
         max_jobs: int | None = None,
+        max_memory_mb: float | None = None,
         worker_id: str | None = None,
         poll_interval_seconds: float | None = None,
         grace_seconds: float | None = None,
@@ -57,10 +74,14 @@ class Worker:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         if max_jobs is not None and max_jobs < 1:
             raise ValueError(f"max_jobs must be at least 1, got {max_jobs}")
+        if max_memory_mb is not None and max_memory_mb <= 0:
+            raise ValueError(f"max_memory_mb must be positive, got {max_memory_mb}")
         self.queues = list(queues) if queues else None
         self.concurrency = concurrency
         self.burst = burst
         self.max_jobs = max_jobs
+        self.max_memory_mb = max_memory_mb
+        self.max_abandoned = concurrency
         self.worker_id = worker_id or default_worker_id()
         self.poll_interval_seconds = (
             poll_interval_seconds
@@ -73,13 +94,16 @@ class Worker:
         self.lease_seconds = float(jobs_settings.LEASE_SECONDS)
         self.heartbeat_seconds = float(jobs_settings.HEARTBEAT_SECONDS)
         self.started_count = 0
+        self.timed_out: list[int] = []
         self.abandoned: list[Job] = []
+        self.exit_code = EXIT_OK
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._running: dict[int, Job] = {}
+        self._deadlines: dict[int, float] = {}
         self._inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
+        self._slots: dict[threading.Thread, int | None] = {}
         self._heartbeat_done = threading.Event()
         self._listener = (
             listen.Listener(self._wake.set, queues=self.queues) if listen.supported() else None
@@ -87,10 +111,10 @@ class Worker:
 
     # Control ------------------------------------------------------------------------------------
 
-    def request_stop(self) -> None:
+    def request_stop(self, reason: str = "stop requested") -> None:
         """Stop claiming; ``run()`` returns once running jobs finish or the grace period ends."""
         if not self._stop.is_set():
-            logger.info("Worker %s stopping: no new claims", self.worker_id)
+            logger.info("Worker %s stopping (%s): no new claims", self.worker_id, reason)
         self._stop.set()
         self._wake.set()
 
@@ -106,7 +130,7 @@ class Worker:
     # Main loop ----------------------------------------------------------------------------------
 
     def run(self) -> int:
-        """Run until stopped; return 0 after a clean stop, 1 if jobs had to be abandoned."""
+        """Run until stopped; return ``EXIT_OK``, ``EXIT_ABANDONED`` or ``EXIT_RECYCLE``."""
         logger.info(
             "Worker %s started: queues=%s concurrency=%d",
             self.worker_id, self.queues or "all", self.concurrency,
@@ -117,17 +141,17 @@ class Worker:
         finally:
             code = self._shutdown()
             close_quietly()
-        return code
+        return code if code != EXIT_OK else self.exit_code
 
     def _loop(self) -> None:
         failures = 0
         while not self._stop.is_set():
-            free = self.concurrency - len(self._running)
-            if self.max_jobs is not None:
-                free = min(free, self.max_jobs - self.started_count)
-                if free <= 0 and not self._running and self.started_count >= self.max_jobs:
-                    logger.info("Worker %s ran its %d jobs", self.worker_id, self.max_jobs)
-                    return
+            self._expire_timeouts()
+            if self._should_recycle():
+                return
+            free = self._free_slots()
+            if free is None:
+                return
             claimed: list[Job] = []
             if free > 0:
                 try:
@@ -149,8 +173,26 @@ class Worker:
             if self.burst and free > 0 and not self._running:
                 logger.info("Worker %s: no ready jobs left (burst mode)", self.worker_id)
                 return
-            self._wake.wait(self.poll_interval_seconds)
+            self._wake.wait(self._idle_seconds())
             self._wake.clear()
+
+    def _free_slots(self) -> int | None:
+        """Slots to fill now, or None when ``max_jobs`` were started and have finished."""
+        free = self.concurrency - len(self._running)
+        if self.max_jobs is None:
+            return free
+        left = self.max_jobs - self.started_count
+        if left <= 0 and not self._running:
+            logger.info("Worker %s ran its %d jobs", self.worker_id, self.max_jobs)
+            return None
+        return min(free, left)
+
+    def _idle_seconds(self) -> float:
+        with self._lock:
+            deadlines = list(self._deadlines.values())
+        if not deadlines:
+            return self.poll_interval_seconds
+        return max(0.0, min(self.poll_interval_seconds, min(deadlines) - time.monotonic()))
 
     def _back_off(self, failures: int, exc: Exception) -> None:
         close_quietly()
@@ -164,17 +206,62 @@ class Worker:
     def _dispatch(self, job: Job) -> None:
         with self._lock:
             self._running[job.id] = job
+            if job.timeout_seconds:
+                self._deadlines[job.id] = time.monotonic() + job.timeout_seconds
         self.started_count += 1
         self._inbox.put(job)
+
+    # Timeouts and recycling ---------------------------------------------------------------------
+
+    def _expire_timeouts(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            expired = [self._running[i] for i, d in self._deadlines.items() if d <= now]
+            for job in expired:
+                del self._running[job.id], self._deadlines[job.id]
+                self.timed_out.append(job.id)
+        for job in expired:
+            error = JobTimeoutError(
+                f"Job {job.id} ran past its timeout of {job.timeout_seconds}s; its thread was "
+                "abandoned and its late outcome will be discarded."
+            )
+            try:
+                result = retrying(
+                    lambda job=job, error=error: record_failure(  # type: ignore[misc]
+                        job, error, float(job.timeout_seconds or 0)
+                    ),
+                    deadline=time.monotonic() + self.lease_seconds,
+                    what=f"recording the timeout of job {job.id}",
+                )
+            except TRANSIENT_ERRORS:
+                result = "unrecorded; rescue will requeue it when its lease expires"
+            logger.error("Job %s timed out (%s)", job.id, result, extra={"job_id": job.id})
+            # Keep the promised concurrency: a fresh slot replaces the one stuck in this job.
+            self._add_slot()
+
+    def _should_recycle(self) -> bool:
+        if len(self.timed_out) >= self.max_abandoned:
+            reason = f"{len(self.timed_out)} timed-out job threads abandoned"
+        elif self.max_memory_mb is not None and rss_bytes() > self.max_memory_mb * 2**20:
+            reason = f"resident memory above {self.max_memory_mb} MB"
+        else:
+            return False
+        self.exit_code = EXIT_RECYCLE
+        self.request_stop(f"recycling: {reason}")
+        return True
 
     # Threads ------------------------------------------------------------------------------------
 
     def _start_threads(self) -> None:
-        for n in range(self.concurrency):
-            self._threads.append(self._spawn(self._slot, f"django-jobs-slot-{n}"))
-        self._heartbeat_thread = self._spawn(self._heartbeat, "django-jobs-heartbeat")
+        for _ in range(self.concurrency):
+            self._add_slot()
+        self._spawn(self._heartbeat, "django-jobs-heartbeat")
         if self._listener is not None:
             self._listener.start()
+
+    def _add_slot(self) -> None:
+        thread = self._spawn(self._slot, f"django-jobs-slot-{len(self._slots)}")
+        self._slots[thread] = None
 
     @staticmethod
     def _spawn(target: object, name: str) -> threading.Thread:
@@ -191,18 +278,18 @@ class Worker:
                     self._execute(job)
                 finally:
                     with self._lock:
+                        abandoned = job.id in self.timed_out
                         self._running.pop(job.id, None)
+                        self._deadlines.pop(job.id, None)
                     self._wake.set()
+                if abandoned:
+                    return  # a replacement slot already took this thread's place
         finally:
             close_quietly()
 
     def _execute(self, job: Job) -> None:
         try:
-            retrying(
-                lambda: execute(job),
-                deadline=time.monotonic() + self.lease_seconds,
-                what=f"recording job {job.id}",
-            )
+            execute(job, write_deadline_seconds=self.lease_seconds)
         except Exception:
             # Only the outcome write can get here (task errors are recorded by execute). The
             # lease will expire and rescue will put the job back: at-least-once, not lost.
@@ -225,7 +312,10 @@ class Worker:
             held = lease.heartbeat(
                 [(i, t) for i, t in leases if t is not None], lease_seconds=self.lease_seconds
             )
+            # A job that finished since the snapshot is no longer running: not lost.
             lost = {i for i, _ in leases} - held
+            with self._lock:
+                lost &= self._running.keys()
             if lost:
                 logger.warning(
                     "Worker %s lost the lease of jobs %s; their outcome will be discarded",
@@ -239,18 +329,21 @@ class Worker:
     # Shutdown -----------------------------------------------------------------------------------
 
     def _shutdown(self) -> int:
-        for _ in self._threads:
-            self._inbox.put(None)
-        deadline = time.monotonic() + self.grace_seconds
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        self._heartbeat_done.set()
         if self._listener is not None:
             self._listener.stop()
+        live_slots = [t for t in self._slots if t.is_alive()]
+        for _ in live_slots:
+            self._inbox.put(None)
+        deadline = time.monotonic() + self.grace_seconds
+        while self._running and time.monotonic() < deadline:
+            self._wake.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+            self._wake.clear()
+            self._expire_timeouts()
+        self._heartbeat_done.set()
         self.abandoned = self.running_jobs()
         if not self.abandoned:
             logger.info("Worker %s stopped cleanly", self.worker_id)
-            return 0
+            return EXIT_OK
         released = retrying(
             lambda: outcome.release(self.abandoned),
             deadline=time.monotonic() + 10,
@@ -260,4 +353,4 @@ class Worker:
             "Worker %s: %d jobs still running after %.0fs grace; released %d back to the queue",
             self.worker_id, len(self.abandoned), self.grace_seconds, released,
         )  # fmt: skip
-        return 1
+        return EXIT_ABANDONED

@@ -18,8 +18,8 @@ def test_two_worker_processes_run_2000_jobs_exactly_once(start_worker):
         ids = {tasks.record.enqueue(f"job-{i}").id for i in range(2000)}
     workers = [start_worker("--burst", "--concurrency", "4") for _ in range(2)]
     for proc in workers:
-        out = proc.communicate(timeout=240)[0].decode()
-        assert proc.returncode == 0, out[-3000:]
+        code, out = proc.finish(timeout=240)
+        assert code == 0, out[-3000:]
     assert Job.objects.filter(id__in=ids, status=JobStatus.DONE).count() == 2000
     runs = Execution.objects.values("key").annotate(n=Count("id"))
     assert len(runs) == 2000
@@ -37,8 +37,8 @@ def test_sigterm_lets_the_running_job_finish_and_claims_nothing_after(start_work
         what="the long job to start",
     )
     proc.send_signal(signal.SIGTERM)
-    out = proc.communicate(timeout=30)[0].decode()
-    assert proc.returncode == 0, out[-3000:]
+    code, out = proc.finish(timeout=30)
+    assert code == 0, out[-3000:]
     long_job.refresh_from_db()
     assert long_job.status == JobStatus.DONE
     assert list(Execution.objects.values_list("key", flat=True)) == ["long"]
@@ -55,6 +55,6 @@ def test_second_signal_exits_at_once(start_worker):
     # Python runs both handlers in turn, whichever lands first: one drains, the other exits.
     proc.send_signal(signal.SIGTERM)
     proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=10)
-    assert proc.returncode == 1
+    code, out = proc.finish(timeout=10)
+    assert code == 1, out[-3000:]
     assert not Execution.objects.exists()
