@@ -66,3 +66,10 @@ def returns_object() -> object:
 @job(queue="mail", priority=10)
 def send_mail_task(to: str) -> str:
     return to
+
+
+@job(timeout_seconds=1, max_attempts=2)
+def overruns(key: str, seconds: float) -> str:
+    time.sleep(seconds)
+    Execution.objects.create(key=key, worker_pid=os.getpid())
+    return key
