@@ -1,0 +1,89 @@
+"""``Supervisor``: run N worker processes, restart them and pass signals on (``--processes``).
+
+Threads share one GIL, so CPU-bound jobs need processes. Each child is a plain ``runworker`` with
+the same options; children are started fresh (not forked), so no database connection or lock is
+ever shared across a fork.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from types import FrameType
+
+from ..backoff import exponential
+
+logger = logging.getLogger(__name__)
+
+
+def child_command(args: Sequence[str]) -> list[str]:
+    """Return the command line that starts ``runworker args`` the way this process was started."""
+    script = sys.argv[0]
+    if script.endswith("__main__.py") or not os.path.exists(script):
+        return [sys.executable, "-m", "django", "runworker", *args]
+    return [sys.executable, script, "runworker", *args]
+
+
+class Supervisor:
+    """Keep ``processes`` children of ``runworker child_args`` running until stopped.
+
+    A child that exits is restarted (with backoff when it keeps failing) unless ``burst`` is set
+    or the supervisor is stopping. The first SIGTERM/SIGINT is passed to every child, which drain;
+    a second is passed on too, and they exit at once. ``run()`` returns 0 when every child's last
+    exit was 0, else 1.
+    """
+
+    def __init__(self, child_args: Sequence[str], *, processes: int, burst: bool = False) -> None:
+        if processes < 1:
+            raise ValueError(f"processes must be at least 1, got {processes}")
+        self.command = child_command(child_args)
+        self.processes = processes
+        self.burst = burst
+        self.stopping = False
+        self.children: dict[int, subprocess.Popen[bytes]] = {}
+        self._failures: dict[int, int] = {}
+        self._codes: dict[int, int] = {}
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        for slot in range(self.processes):
+            self._start(slot)
+        while self.children:
+            for slot, child in list(self.children.items()):
+                code = child.poll()
+                if code is None:
+                    continue
+                del self.children[slot]
+                self._codes[slot] = code
+                self._after_exit(slot, code)
+            time.sleep(0.2)
+        return 0 if all(code == 0 for code in self._codes.values()) else 1
+
+    def _start(self, slot: int) -> None:
+        self.children[slot] = subprocess.Popen(self.command)
+        logger.info("Started worker process %d (pid %d)", slot, self.children[slot].pid)
+
+    def _after_exit(self, slot: int, code: int) -> None:
+        if self.stopping or self.burst:
+            return
+        # A clean exit (done, recycled) restarts at once; a crash backs off more each time.
+        failed = code not in (0, 3)
+        self._failures[slot] = self._failures.get(slot, 0) + 1 if failed else 0
+        failures = self._failures[slot]
+        delay = exponential(failures, base_seconds=0.5, max_seconds=30) if failures else 0.0
+        logger.warning("Worker process %d exited with %d; restarting in %.1fs", slot, code, delay)
+        time.sleep(delay)
+        if not self.stopping:
+            self._start(slot)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signum)
