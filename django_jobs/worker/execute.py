@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import logging
 import time
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.db import connection
 from django.utils import timezone
 
@@ -79,7 +79,10 @@ def _call(job: Job) -> Any:
     args = [target.make_context(job), *job.args] if target.make_context else job.args
     result = target.func(*args, **job.kwargs)
     if inspect.isawaitable(result):
-        result = asyncio.run(_await(result))
+        # async_to_sync, not asyncio.run: the coroutine's sync_to_async calls (the async ORM)
+        # then run in this thread, on its connection, instead of on a shared thread whose
+        # connection nothing ever closes. Django's Task.call runs coroutines the same way.
+        result = async_to_sync(_await)(result)
     try:
         json.dumps(result, allow_nan=False)
     except (TypeError, ValueError) as exc:
