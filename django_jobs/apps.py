@@ -8,3 +8,4 @@ class DjangoJobsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .backends import receivers  # noqa: F401  (django.tasks signals for django tasks)

@@ -85,9 +85,14 @@ def resolve(path: str) -> Target:
 
 
 def is_django_task(obj: Any) -> bool:
-    """Return whether ``obj`` is a ``django.tasks`` (or ``django_tasks`` backport) ``Task``."""
-    module = type(obj).__module__
-    return module.startswith(("django.tasks", "django_tasks"))
+    """Return whether ``obj`` is a ``django.tasks`` (or ``django_tasks`` backport) ``Task``.
+
+    Subclasses count: ``django_jobs.backends.JobsTask`` is one.
+    """
+    return any(
+        cls.__module__.startswith(("django.tasks", "django_tasks")) and cls.__name__ == "Task"
+        for cls in type(obj).__mro__
+    )
 
 
 def is_coroutine(func: Callable[..., Any]) -> bool:

@@ -1,5 +1,8 @@
 """Settings for django-jobs' own test suite. DATABASE_URL picks the database (default: local PG)."""
 
+import importlib.util
+
+import django
 import environ
 
 env = environ.Env()
@@ -59,6 +62,23 @@ DJANGO_JOBS = {
     "HEARTBEAT_SECONDS": 0.5,
     "SHUTDOWN_GRACE_SECONDS": 10.0,
 }
+
+# django.tasks on django-jobs (tests/integration/test_tasks_backend.py). "once" shows per-backend
+# OPTIONS, the way Django 6.0 users give a group of tasks other retry settings.
+TASKS = {
+    "default": {
+        "BACKEND": "django_jobs.backends.JobsBackend",
+        "QUEUES": ["default", "mail"],
+        "OPTIONS": {"MAX_ATTEMPTS": 3},
+    },
+    "once": {
+        "BACKEND": "django_jobs.backends.JobsBackend",
+        "QUEUES": [],
+        "OPTIONS": {"MAX_ATTEMPTS": 1, "TIMEOUT_SECONDS": 30, "BACKOFF_BASE_SECONDS": 5.0},
+    },
+}
+if django.VERSION < (6, 0) and importlib.util.find_spec("django_tasks"):
+    INSTALLED_APPS.append("django_tasks")  # the backport's checks and signal logging
 
 LOGGING = {
     "version": 1,

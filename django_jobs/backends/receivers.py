@@ -1,0 +1,76 @@
+"""Send ``django.tasks``' ``task_started`` and ``task_finished`` for jobs that run django tasks.
+
+Connected by ``DjangoJobsConfig.ready()``, so a worker sends them from its first job on. The
+worker's own signals drive them: ``job_started`` gives ``task_started`` (RUNNING);
+``job_succeeded`` (SUCCESSFUL) and ``job_dead_lettered`` (FAILED, after the last attempt) give
+``task_finished``. A failed attempt that will be retried finishes nothing: the result is READY
+again. ``sender`` is the backend class and ``task_result`` the result, as Django documents.
+
+Importing this module needs no ``django.tasks``: jobs of plain functions and ``@job`` tasks
+return early, before anything of it is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.dispatch import receiver
+
+from ..models import DeadJob, Job
+from ..signals import job_dead_lettered, job_started, job_succeeded
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(job_started, sender=Job, dispatch_uid="django_jobs.backends.task_started")
+def send_task_started(sender: Any, job: Job, **kwargs: Any) -> None:
+    """Send ``task_started`` for ``job`` if it runs a django task."""
+    _send("task_started", job)
+
+
+@receiver(job_succeeded, sender=Job, dispatch_uid="django_jobs.backends.task_finished")
+def send_task_finished(sender: Any, job: Job, **kwargs: Any) -> None:
+    """Send ``task_finished`` (SUCCESSFUL) for ``job`` if it runs a django task."""
+    _send("task_finished", job)
+
+
+@receiver(job_dead_lettered, sender=Job, dispatch_uid="django_jobs.backends.task_failed")
+def send_task_failed(sender: Any, job: Job, dead_job: DeadJob, **kwargs: Any) -> None:
+    """Send ``task_finished`` (FAILED) for ``job``, now ``dead_job``, if it runs a django task."""
+    _send("task_finished", job, dead_job)
+
+
+def _send(signal_name: str, job: Job, dead_job: DeadJob | None = None) -> None:
+    from .. import registry
+
+    found = _import_quietly(job.task_path)
+    if not registry.is_django_task(found):
+        return
+    extra = {"job_id": job.id, "worker_id": job.worker_id}
+    # A receiver's error must not take the worker's loop down with it, nor change the outcome
+    # already recorded: log it, as the executor does for task code.
+    try:
+        from . import compat
+        from .results import result_for_dead_job, result_for_job, task_for_row
+        from .tasks import JobsBackend
+
+        backend = found.get_backend()
+        sender = type(backend) if isinstance(backend, JobsBackend) else JobsBackend
+        task = task_for_row(found, dead_job or job)
+        if dead_job is not None:
+            result = result_for_dead_job(dead_job, task=task, backend=task.backend)
+        else:
+            result = result_for_job(job, task=task, backend=task.backend)
+        getattr(compat, signal_name).send(sender=sender, task_result=result)
+    except Exception:
+        logger.exception("Job %s: a %s receiver failed", job.id, signal_name, extra=extra)
+
+
+def _import_quietly(path: str) -> Any:
+    from django.utils.module_loading import import_string
+
+    try:
+        return import_string(path)
+    except ImportError:
+        return None
