@@ -65,7 +65,7 @@ def result_for_job(job: Job, *, task: Task, backend: str) -> TaskResult:
     worker_ids = _worker_ids(job.errors)
     if status in (TaskResultStatus.RUNNING, TaskResultStatus.SUCCESSFUL):
         worker_ids.append(job.worker_id)  # the current (or last) attempt has no error entry
-    result = TaskResult(
+    result: TaskResult[Any, Any] = TaskResult(
         task=task,
         id=str(job.id),
         status=status,
