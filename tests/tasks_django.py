@@ -62,6 +62,12 @@ def wait_for_key(started_key: str, release_key: str) -> str:
 
 
 @task
+def sleeps(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@task
 async def async_add(a: int, b: int) -> int:
     return a + b
 

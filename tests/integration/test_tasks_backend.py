@@ -25,7 +25,7 @@ from django_jobs.backends import (
     compat,
 )
 from django_jobs.backends.results import result_for_job
-from django_jobs.exceptions import SerializationError
+from django_jobs.exceptions import JobTimeoutError, SerializationError
 from django_jobs.models import DeadJob, Job, JobStatus
 from django_jobs.worker import Worker
 from tests import tasks
@@ -248,6 +248,27 @@ def test_backoff_options_set_the_next_attempt():
     result.refresh()
     assert result.status == READY
     assert backend().get_result(result.id).task.run_after == job.run_at
+
+
+@override_settings(
+    TASKS={
+        "default": {
+            "BACKEND": "django_jobs.backends.JobsBackend",
+            "OPTIONS": {"TIMEOUT_SECONDS": 1, "MAX_ATTEMPTS": 1},
+        }
+    }
+)
+def test_timeout_option_fails_an_overrunning_task():
+    result = td.sleeps.enqueue(2.5)
+    worker = Worker(burst=True, concurrency=1)
+    worker.run()  # exits to be recycled: its only thread was abandoned to the sleeping task
+    assert worker.timed_out == [int(result.id)]
+    result.refresh()
+    assert result.status == FAILED and len(result.errors) == 1
+    assert result.errors[0].exception_class is JobTimeoutError
+    wait_for(lambda: worker.running_jobs() == [], timeout=15, what="the abandoned task")
+    result.refresh()
+    assert result.status == FAILED  # its late success was fenced off
 
 
 def test_unknown_ids_raise_result_does_not_exist():
