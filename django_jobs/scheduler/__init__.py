@@ -1,0 +1,6 @@
+"""Recurring jobs: cron schedules from ``DJANGO_JOBS["SCHEDULES"]``, one job per fire time.
+
+``schedules`` parses and checks entries and computes fire times, ``ledger`` records a fire time
+and enqueues its job once, ``runner`` holds the ``Scheduler`` loop, ``checks`` the system checks
+and ``admin`` the page that shows the schedules. Importing this package touches no models.
+"""
