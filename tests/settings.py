@@ -63,6 +63,9 @@ DJANGO_JOBS = {
     "SHUTDOWN_GRACE_SECONDS": 10.0,
 }
 
+# Schedules for scheduler subprocesses started by the tests (tests/acceptance), as JSON.
+DJANGO_JOBS["SCHEDULES"] = env.json("DJANGO_JOBS_TEST_SCHEDULES", default={})
+
 # django.tasks on django-jobs (tests/integration/test_tasks_backend.py). "once" shows per-backend
 # OPTIONS, the way Django 6.0 users give a group of tasks other retry settings.
 TASKS = {

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_jobs.scheduler.runner import Scheduler
 from django_jobs.worker import Worker
 
 
@@ -42,6 +43,11 @@ class Command(BaseCommand):
             "--max-jobs", type=positive_int, help="Exit after starting this many jobs."
         )
         parser.add_argument("--worker-id", help="Name this worker (default: host-pid-random).")
+        parser.add_argument(
+            "--with-scheduler",
+            action="store_true",
+            help="Also run the scheduler (as runscheduler does) in a thread of this process.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self._configure_logging(options["verbosity"])
@@ -55,8 +61,13 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        install_signal_handlers(worker)
+        scheduler = Scheduler() if options["with_scheduler"] else None
+        if scheduler is not None:
+            scheduler.start_in_thread()
+        install_signal_handlers(worker, scheduler)
         code = worker.run()
+        if scheduler is not None:
+            scheduler.stop_and_join(timeout_seconds=10)
         if code:
             logging.shutdown()
             # Abandoned job threads cannot be joined; their rows were released already.
@@ -72,8 +83,8 @@ class Command(BaseCommand):
         logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
 
 
-def install_signal_handlers(worker: Worker) -> None:
-    """SIGTERM/SIGINT stop claiming and drain; a second one exits at once with status 1.
+def install_signal_handlers(worker: Worker, scheduler: Scheduler | None = None) -> None:
+    """SIGTERM/SIGINT stop claiming and scheduling, then drain; a second one exits at once (1).
 
     Jobs cut off by the second signal keep their lease until it expires; then any worker's rescue
     puts them back in the queue.
@@ -87,6 +98,8 @@ def install_signal_handlers(worker: Worker) -> None:
             logging.shutdown()
             os._exit(1)
         worker.request_stop()
+        if scheduler is not None:
+            scheduler.request_stop()
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)

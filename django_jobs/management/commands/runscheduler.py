@@ -1,0 +1,51 @@
+"""``manage.py runscheduler``: build a ``Scheduler`` from the settings, wire signals, run it."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from django_jobs.scheduler.runner import Scheduler
+
+
+class Command(BaseCommand):
+    help = (
+        "Enqueue the jobs of DJANGO_JOBS['SCHEDULES'] at their fire times until stopped. Any "
+        "number may run at once: each fire time gets exactly one job."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--scheduler-id", help="Name this scheduler in logs (default: host-pid)."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self._configure_logging(options["verbosity"])
+        # The system checks (run before handle) have already refused bad schedules.
+        scheduler = Scheduler(scheduler_id=options["scheduler_id"])
+        install_signal_handlers(scheduler)
+        scheduler.run()
+
+    def _configure_logging(self, verbosity: int) -> None:
+        logger = logging.getLogger("django_jobs")
+        if logger.handlers or logging.getLogger().handlers:
+            return  # the project configured logging; respect it
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
+
+
+def install_signal_handlers(scheduler: Scheduler) -> None:
+    """SIGTERM/SIGINT end the scheduler after its current pass, which is short."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        scheduler.request_stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
