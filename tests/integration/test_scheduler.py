@@ -220,6 +220,8 @@ def test_admin_lists_each_schedule_with_its_state_and_runs_it_now(admin_client):
     manual = ScheduleRun.objects.get(schedule="nightly-cleanup/run-now")
     assert Job.objects.get(id=manual.job_id).args == [1, 2]
     assert "(run now)" in admin_client.get(changelist).content.decode()
+    filtered = admin_client.get(changelist, {"schedule": "nightly-cleanup"}).content.decode()
+    assert "nightly-cleanup/run-now" in filtered and "2 schedule runs" in filtered
     assert admin_client.post(reverse("admin:django_jobs_schedulerun_run_now",
                                      args=["nope"])).status_code == 404  # fmt: skip
 
