@@ -73,3 +73,11 @@ def overruns(key: str, seconds: float) -> str:
     time.sleep(seconds)
     Execution.objects.create(key=key, worker_pid=os.getpid())
     return key
+
+
+@job(max_attempts=5)
+def sleep_and_return_pid(key: str, seconds: float) -> int:
+    """Record the run, sleep, and return the pid, so tests see which process completed the job."""
+    Execution.objects.create(key=key, worker_pid=os.getpid())
+    time.sleep(seconds)
+    return os.getpid()
