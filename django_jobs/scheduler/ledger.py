@@ -61,6 +61,28 @@ def last_fire_times(names: Iterable[str]) -> dict[str, datetime]:
     return found
 
 
+def prune(before: datetime, names: Iterable[str]) -> int:
+    """Delete ledger rows whose fire time is before ``before``; return how many were deleted.
+
+    The newest row of each schedule in ``names`` (the declared ones) is kept whatever its age:
+    it is where that schedule stands, and without it a fire time could be enqueued again.
+    Rows of schedules no longer declared, and old manual runs, go. One DELETE.
+    """
+    keep = [
+        run_id
+        for name in names
+        if (
+            run_id := ScheduleRun.objects.filter(schedule=name)
+            .order_by("-fire_at")
+            .values_list("id", flat=True)
+            .first()
+        )
+        is not None
+    ]
+    deleted, _ = ScheduleRun.objects.filter(fire_at__lt=before).exclude(id__in=keep).delete()
+    return deleted
+
+
 def fire(schedule: Schedule, fire_at: datetime, *, enqueue: bool = True) -> ScheduleRun | None:
     """Record ``fire_at`` for ``schedule`` and enqueue its job; return the new ledger row.
 

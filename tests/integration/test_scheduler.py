@@ -161,6 +161,20 @@ def test_run_now_enqueues_at_once_without_using_up_a_fire_time():
     assert Job.objects.count() == 2
 
 
+def test_prune_keeps_each_schedules_newest_fire_time():
+    hourly, yearly = every_minute("hourly"), every_minute("yearly")
+    for hour in range(5):
+        ledger.fire(hourly, utc(2024, 5, 1, hour))
+    ledger.fire(yearly, utc(2023, 1, 1))
+    ledger.run_now(hourly)
+    assert ledger.prune(utc(2024, 5, 1, 3), ["hourly", "yearly"]) == 3
+    assert ledger.last_fire_times(["hourly", "yearly"]) == {
+        "hourly": utc(2024, 5, 1, 4),
+        "yearly": utc(2023, 1, 1),
+    }
+    assert ScheduleRun.objects.count() == 4  # 03:00, 04:00, the yearly one, the manual run
+
+
 def test_the_loop_fires_on_the_database_clock_and_stops_promptly_from_a_long_sleep():
     schedules = {
         "tick": Schedule(name="tick", task="tests.tasks.add", cron="* * * * * *", timezone="UTC"),
