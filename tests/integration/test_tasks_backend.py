@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import sys
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from django_jobs.backends import (
     JobsBackend,
     compat,
 )
+from django_jobs.backends.checks import check_tasks_backends
 from django_jobs.backends.results import result_for_job
 from django_jobs.exceptions import JobTimeoutError, SerializationError
 from django_jobs.models import DeadJob, Job, JobStatus
@@ -122,6 +124,19 @@ def test_check_reports_queues_django_jobs_refuses():
     with override_settings(DJANGO_JOBS={"QUEUES": ["default"]}):
         errors = backend().check()
     assert [e.id for e in errors] == ["django_jobs.E102"] and "mail" in errors[0].msg
+
+
+def test_manage_py_check_runs_the_backend_checks(monkeypatch):
+    # As in a process that never imported django.tasks, so Django's own check is not registered.
+    monkeypatch.delitem(sys.modules, "django.tasks.checks", raising=False)
+    monkeypatch.delitem(sys.modules, "django_tasks.checks", raising=False)
+    assert check_tasks_backends() == []
+    with override_settings(DJANGO_JOBS={"QUEUES": ["default"]}):
+        assert [e.id for e in check_tasks_backends()] == ["django_jobs.E102"]
+    bad = {"default": {"BACKEND": "django_jobs.backends.JobsBackend", "OPTIONS": {"RETRIES": 3}}}
+    with override_settings(TASKS=bad):
+        errors = check_tasks_backends()
+    assert [e.id for e in errors] == ["django_jobs.E103"] and "RETRIES" in errors[0].msg
 
 
 # Enqueue ----------------------------------------------------------------------------------------
