@@ -144,6 +144,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Rows change only through named actions, never through the change form."""
 
     show_full_result_count = False
+    # Facet counts would COUNT every finished job for each filter choice.
+    show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
     id_field = "id"
 
