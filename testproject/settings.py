@@ -1,12 +1,13 @@
 """Settings for the testproject, a small site that uses django-jobs as its users would.
 
 Everything comes from the environment with defaults that need nothing installed: ``DATABASE_URL``
-defaults to a SQLite file beside this module; ``MEDIA_ROOT`` and ``EMAIL_FILE_PATH`` to folders
-beside it. Not for production: DEBUG is on and the secret key is public.
+defaults to a SQLite file beside this module; ``MEDIA_ROOT`` and ``EMAIL_FILE_PATH`` (where sent
+emails are written) to folders beside it. Not for production: DEBUG is on, the secret key public.
 """
 
 from pathlib import Path
 
+import django
 import environ
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -78,8 +79,17 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(PROJECT_DIR / "media"))
 
 # Emails are written as files, one per message, so the demo can show them without a mail server.
-EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=str(PROJECT_DIR / "sent_emails"))
+SENT_EMAILS_DIR = env.path("EMAIL_FILE_PATH", default=str(PROJECT_DIR / "sent_emails"))
+if django.VERSION >= (6, 1):
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": str(SENT_EMAILS_DIR)},
+        }
+    }
+else:  # MAILERS replaced these two settings in Django 6.1.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(SENT_EMAILS_DIR)
 DEFAULT_FROM_EMAIL = "Reports demo <reports@example.com>"
 
 # Short retry delays so the demo's flaky job succeeds within seconds, not minutes.

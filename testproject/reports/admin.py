@@ -10,14 +10,14 @@ from .models import Customer, ExportRequest, Order, Subscriber
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CustomerAdmin(admin.ModelAdmin):
     list_display = ("name", "email", "country", "joined_at")
     list_filter = ("country",)
     search_fields = ("name", "email")
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class OrderAdmin(admin.ModelAdmin):
     list_display = ("reference", "customer", "status", "total", "placed_at")
     list_filter = ("status",)
     list_select_related = ("customer",)
@@ -27,7 +27,7 @@ class OrderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(ExportRequest)
-class ExportRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ExportRequestAdmin(admin.ModelAdmin):
     list_display = ("id", "kind", "placed_from", "placed_until", "requested_at", "row_count",
                     "status_page")  # fmt: skip
     list_filter = ("kind",)
@@ -40,7 +40,7 @@ class ExportRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Subscriber)
-class SubscriberAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SubscriberAdmin(admin.ModelAdmin):
     list_display = ("email", "name", "signed_up_at", "welcome_job_id")
     search_fields = ("email", "name")
     readonly_fields = ("welcome_job_id",)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from .models import ExportRequest, Subscriber
 
 
-class ExportForm(forms.ModelForm):  # type: ignore[type-arg]
+class ExportForm(forms.ModelForm):
     """Choose what to export; orders may be bounded by the date they were placed."""
 
     class Meta:
@@ -35,7 +35,7 @@ class ExportForm(forms.ModelForm):  # type: ignore[type-arg]
         return data
 
 
-class SignupForm(forms.ModelForm):  # type: ignore[type-arg]
+class SignupForm(forms.ModelForm):
     """Sign up with a name and an email address not already signed up."""
 
     class Meta:

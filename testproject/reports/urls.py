@@ -9,6 +9,6 @@ urlpatterns = [
     path("exports/new/", views.export_create, name="export_create"),
     path("exports/<int:pk>/", views.export_status, name="export_status"),
     path("signup/", views.signup, name="signup"),
-    path("jobs/new/", views.try_job, name="try_job"),
-    path("jobs/<int:job_id>/", views.job_status, name="job_status"),
+    path("failures/", views.try_job, name="try_job"),
+    path("status/<int:job_id>/", views.job_status, name="job_status"),
 ]

@@ -220,12 +220,13 @@ class Command(BaseCommand):
 
     def _print_outputs(self, demo_jobs: list[DemoJob]) -> None:
         exports = ExportRequest.objects.filter(job_id__in=[j.job_id for j in demo_jobs])
-        self.stdout.write(f"CSV files, in {Path(settings.MEDIA_ROOT) / 'exports'}:")
+        self.stdout.write(f"CSV files, in {Path(str(settings.MEDIA_ROOT)) / 'exports'}:")
         for export in exports.order_by("pk"):
-            self.stdout.write(f"  {Path(export.file.name).name}  ({export.row_count} rows)")
-        emails = Path(settings.EMAIL_FILE_PATH)
-        count = len(list(emails.glob("*.log"))) if emails.is_dir() else 0
-        self.stdout.write(f"Emails, one .log file per message ({count} so far): {emails}")
+            self.stdout.write(f"  {Path(export.file.name or "-").name}  ({export.row_count} rows)")
+        emails = getattr(settings, "SENT_EMAILS_DIR", None)
+        if emails is not None:
+            count = len(list(Path(emails).glob("*.log")))
+            self.stdout.write(f"Emails, one .log file per message ({count} so far): {emails}")
         self.stdout.write("")
 
     def _print_next_steps(self) -> None:
