@@ -4,4 +4,5 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("jobs/", include("django_jobs.urls")),
+    path("reports/", include("testproject.reports.urls")),
 ]
