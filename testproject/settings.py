@@ -97,6 +97,8 @@ DJANGO_JOBS = {
     "BACKOFF_BASE_SECONDS": 0.5,
     "BACKOFF_MAX_SECONDS": 2.0,
     "POLL_INTERVAL_SECONDS": 0.2,
+    # Who may poll /jobs/<id>/status/: anyone, for this site's jobs (see reports/permissions.py).
+    "STATUS_PERMISSION": "testproject.reports.permissions.site_jobs",
 }
 
 LOGGING = {

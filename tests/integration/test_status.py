@@ -196,3 +196,14 @@ def test_only_get_is_allowed(client, staff):
     client.force_login(staff)
     queued = tasks.add.enqueue(1, 2)
     assert client.post(status_url(queued.id)).status_code == 405
+
+
+def test_the_testprojects_hook_shows_its_own_jobs_to_anyone(client):
+    from testproject.reports import jobs as site_jobs
+
+    site = site_jobs.export_csv.enqueue(1)
+    other = tasks.add.enqueue(1, 2)
+    with jobs_settings(STATUS_PERMISSION="testproject.reports.permissions.site_jobs"):
+        assert client.get(status_url(site.id)).json()["state"] == "queued"
+        assert client.get(status_url(other.id)).status_code == 403
+        assert client.get(status_url(987654321)).status_code == 403
