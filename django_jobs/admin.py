@@ -100,7 +100,7 @@ class EstimatedCountPaginator(Paginator):
             estimate = dashboard.row_estimate(queryset.model)
             if estimate is not None and estimate > ESTIMATE_ABOVE:
                 return estimate
-        return super().count  # type: ignore[no-any-return]
+        return super().count
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -140,7 +140,7 @@ class TaskFilter(admin.SimpleListFilter):
         return queryset.filter(task_path=self.value()) if self.value() else queryset
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows change only through named actions, never through the change form."""
 
     show_full_result_count = False
@@ -328,7 +328,7 @@ class JobAdmin(ReadOnlyAdmin):
                 self._post_view(self.run_now_view),
                 name=f"{prefix}_run_now",
             ),
-            *super().get_urls(),  # type: ignore[list-item]
+            *super().get_urls(),
         ]
 
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
@@ -385,16 +385,16 @@ class JobAdmin(ReadOnlyAdmin):
         self,
         request: HttpRequest,
         context: dict[str, Any],
-        *args: Any,
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
         obj: Job | None = None,
-        **kwargs: Any,
     ) -> HttpResponse:
         queued = obj is not None and obj.status == JobStatus.QUEUED
+        waiting = queued and obj is not None and obj.run_at > timezone.now()
         context["can_cancel"] = queued and self.has_cancel_permission(request)
-        context["can_run_now"] = (
-            queued and obj.run_at > timezone.now() and self.has_run_now_permission(request)  # type: ignore[union-attr]
-        )
-        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+        context["can_run_now"] = waiting and self.has_run_now_permission(request)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(DeadJob)
@@ -504,7 +504,7 @@ class DeadJobAdmin(ReadOnlyAdmin):
                 self._post_view(self.replay_view),
                 name=f"{prefix}_replay",
             ),
-            *super().get_urls(),  # type: ignore[list-item]
+            *super().get_urls(),
         ]
 
     def replay_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -521,12 +521,13 @@ class DeadJobAdmin(ReadOnlyAdmin):
         self,
         request: HttpRequest,
         context: dict[str, Any],
-        *args: Any,
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
         obj: DeadJob | None = None,
-        **kwargs: Any,
     ) -> HttpResponse:
         context["can_replay"] = obj is not None and self.has_replay_permission(request)
-        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 from .scheduler import admin as _scheduler_admin  # noqa: E402, F401  (the schedules page)

@@ -17,7 +17,7 @@ from .models import Job, JobStatus
 
 def _ids(jobs: QuerySet[Job] | Iterable[Job | int]) -> QuerySet[Job]:
     if isinstance(jobs, QuerySet):
-        return jobs.model.objects.filter(pk__in=jobs.values("pk"))
+        return Job.objects.filter(pk__in=jobs.values_list("pk", flat=True))
     ids = [job.pk if isinstance(job, Job) else int(job) for job in jobs]
     return Job.objects.filter(pk__in=ids)
 

@@ -129,8 +129,8 @@ def _read_live(now: datetime, rows: _Rows) -> None:
         .values("queue")
         .annotate(n=Count("id"))
     )
-    for item in running:
-        rows[item["queue"]].running = item["n"]
+    for entry in running:
+        rows[entry["queue"]].running = entry["n"]
 
 
 def _read_recent(now: datetime, rows: _Rows) -> None:

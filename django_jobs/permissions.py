@@ -43,4 +43,4 @@ def status_permission() -> StatusPermission:
             f"DJANGO_JOBS['STATUS_PERMISSION'] {path!r} is not callable. Give the dotted path of "
             "a function f(request, job_id) -> bool."
         )
-    return func  # type: ignore[no-any-return]
+    return func
