@@ -18,6 +18,7 @@ from testproject.reports import jobs
 from testproject.reports.models import ExportRequest, Subscriber
 from testproject.reports.seed import seed_shop
 from tests import tasks
+from tests.conftest import wait_for
 
 EXPORT_URL = "reports:export_create"
 
@@ -29,8 +30,17 @@ def media_root(settings, tmp_path):
 
 
 def run_worker():
-    """Run a burst worker; the suite's zero backoff makes retries ready at once."""
-    assert Worker(burst=True, concurrency=2).run() == 0
+    """Run burst workers until no job is queued or running (retries are ready at once here).
+
+    One burst may not be enough: it can find nothing ready while a job is running, and exit once
+    that job ends, even though it has just been queued again for a retry.
+    """
+
+    def settled():
+        assert Worker(burst=True, concurrency=2).run() == 0
+        return not Job.objects.live().exists()
+
+    wait_for(settled, timeout=60, what="every job to be done or dead")
 
 
 # Enqueue through the views ---------------------------------------------------------------------
