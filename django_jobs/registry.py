@@ -7,6 +7,7 @@ say what to do when a path or a callable does not fit.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,11 +58,14 @@ def task_path(func: Callable[..., Any]) -> str:
     return path
 
 
+@functools.lru_cache(maxsize=1024)
 def resolve(path: str) -> Target:
     """Import the task at dotted ``path`` and return what the worker should call.
 
     Accepts plain functions, ``@django_jobs.job`` tasks and ``django.tasks`` tasks. Raises
     ``UnknownTaskError`` when the path does not import or names something that is not callable.
+    Successful look-ups are cached for the life of the process (a worker never reloads code);
+    failures are not, so a path is tried again on its next job.
     """
     try:
         found = import_string(path)

@@ -81,3 +81,8 @@ def sleep_and_return_pid(key: str, seconds: float) -> int:
     Execution.objects.create(key=key, worker_pid=os.getpid())
     time.sleep(seconds)
     return os.getpid()
+
+
+@job
+def noop() -> None:
+    return None

@@ -12,6 +12,7 @@ return early, before anything of it is imported.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -42,10 +43,8 @@ def send_task_failed(sender: Any, job: Job, dead_job: DeadJob, **kwargs: Any) ->
 
 
 def _send(signal_name: str, job: Job, dead_job: DeadJob | None = None) -> None:
-    from .. import registry
-
-    found = _import_quietly(job.task_path)
-    if not registry.is_django_task(found):
+    found = _django_task(job.task_path)
+    if found is None:
         return
     extra = {"job_id": job.id, "worker_id": job.worker_id}
     # A receiver's error must not take the worker's loop down with it, nor change the outcome
@@ -67,10 +66,15 @@ def _send(signal_name: str, job: Job, dead_job: DeadJob | None = None) -> None:
         logger.exception("Job %s: a %s receiver failed", job.id, signal_name, extra=extra)
 
 
-def _import_quietly(path: str) -> Any:
+@functools.lru_cache(maxsize=1024)
+def _django_task(path: str) -> Any:
+    """Return the ``django.tasks`` task at ``path``, or None for anything else (cached: per job)."""
     from django.utils.module_loading import import_string
 
+    from .. import registry
+
     try:
-        return import_string(path)
+        found = import_string(path)
     except ImportError:
         return None
+    return found if registry.is_django_task(found) else None

@@ -6,6 +6,7 @@ import inspect
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -25,14 +26,21 @@ from .dbretry import retrying
 logger = logging.getLogger(__name__)
 
 
-def execute(job: Job, *, write_deadline_seconds: float = 60.0) -> str:
+def execute(
+    job: Job,
+    *,
+    write_deadline_seconds: float = 60.0,
+    on_success: Callable[[Job, Any, float], None] | None = None,
+) -> str:
     """Run claimed ``job`` in this thread and record the outcome under its lease.
 
     Returns ``"done"``, ``"retry"``, ``"dead"`` or ``"lost"`` (the lease was gone when the outcome
     was written, so nothing was). Exceptions from task code are caught and recorded. The task runs
     once; only the outcome write is retried through database outages, for up to
     ``write_deadline_seconds``, after which the error propagates and the expired lease is left to
-    rescue.
+    rescue. With ``on_success``, a success is handed to it as ``(job, result, duration_seconds)``
+    instead of being written here (the worker's batching completer), and ``"handed over"`` is
+    returned.
     """
     extra = {"job_id": job.id, "worker_id": job.worker_id, "task": job.task_path}
     logger.info(
@@ -44,7 +52,7 @@ def execute(job: Job, *, write_deadline_seconds: float = 60.0) -> str:
     error: Exception | None = None
     try:
         result = _call(job)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a task's sys.exit() must not end its slot thread
         error, result = exc, None
     finally:
         _discard_broken_connection()
@@ -56,15 +64,24 @@ def execute(job: Job, *, write_deadline_seconds: float = 60.0) -> str:
             deadline=deadline,
             what=f"recording the failure of job {job.id}",
         )
-    return retrying(
-        lambda: _record_success(job, result, duration, extra),
+    if on_success is not None:
+        on_success(job, result, duration)
+        return "handed over"
+    written = retrying(
+        lambda: outcome.complete(job, result),
         deadline=deadline,
         what=f"recording the result of job {job.id}",
     )
+    return report_success(job, result, duration, written)
 
 
-def _record_success(job: Job, result: Any, duration: float, extra: dict[str, Any]) -> str:
-    if not outcome.complete(job, result):
+def report_success(job: Job, result: Any, duration: float, written: bool) -> str:
+    """Log a job's success and send ``job_succeeded`` once its outcome is written.
+
+    Returns ``"done"``, or ``"lost"`` (logged) when ``written`` is False: the lease had been lost.
+    """
+    extra = {"job_id": job.id, "worker_id": job.worker_id, "task": job.task_path}
+    if not written:
         return _lost(job, extra)
     logger.info(
         "Job %s %s done in %.3fs (attempt %d)",

@@ -30,8 +30,9 @@ from ..exceptions import JobTimeoutError
 from ..models import Job
 from . import lease, listen, outcome
 from .claim import claim
+from .completer import Completer
 from .dbretry import TRANSIENT_ERRORS, close_quietly, retrying
-from .execute import execute, record_failure
+from .execute import execute, record_failure, report_success
 from .memory import rss_bytes
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,9 @@ class Worker:
     """Claim and run jobs until stopped, drained (``burst``) or ``max_jobs`` were started.
 
     ``queues``: names to take jobs from, ``None`` for all. ``concurrency``: jobs run at once, each
-    in its own thread. ``max_memory_mb``: recycle (stop claiming, drain, exit ``EXIT_RECYCLE``)
+    in its own thread. ``prefetch``: jobs claimed ahead of free slots (default: ``concurrency``),
+    so that claims come in batches; 0 claims only for free slots, fairer to other workers when
+    jobs are long. ``max_memory_mb``: recycle (stop claiming, drain, exit ``EXIT_RECYCLE``)
     once the process's resident memory passes it. Durations are in seconds and default to the
     ``DJANGO_JOBS`` settings. ``run()`` blocks and returns the exit code; ``request_stop()`` (from
     a signal handler or another thread) makes it stop claiming and wait up to ``grace_seconds``
@@ -62,10 +65,11 @@ class Worker:
         self,
         *,
         queues: Sequence[str] | None = None,
-        concurrency: int = 1,
+        concurrency: int = 10,
         burst: bool = False,
         max_jobs: int | None = None,
         max_memory_mb: float | None = None,
+        prefetch: int | None = None,
         worker_id: str | None = None,
         poll_interval_seconds: float | None = None,
         grace_seconds: float | None = None,
@@ -74,6 +78,8 @@ class Worker:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         if max_jobs is not None and max_jobs < 1:
             raise ValueError(f"max_jobs must be at least 1, got {max_jobs}")
+        if prefetch is not None and prefetch < 0:
+            raise ValueError(f"prefetch must be 0 or more, got {prefetch}")
         if max_memory_mb is not None and max_memory_mb <= 0:
             raise ValueError(f"max_memory_mb must be positive, got {max_memory_mb}")
         self.queues = list(queues) if queues else None
@@ -81,6 +87,7 @@ class Worker:
         self.burst = burst
         self.max_jobs = max_jobs
         self.max_memory_mb = max_memory_mb
+        self.prefetch = concurrency if prefetch is None else prefetch
         self.max_abandoned = concurrency
         self.worker_id = worker_id or default_worker_id()
         self.poll_interval_seconds = (
@@ -100,11 +107,15 @@ class Worker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
+        # Jobs whose lease this worker holds: waiting in the inbox, executing, or waiting for
+        # the completer to write their outcome. The heartbeat renews exactly these.
         self._running: dict[int, Job] = {}
+        self._executing = 0
         self._deadlines: dict[int, float] = {}
         self._inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._slots: dict[threading.Thread, int | None] = {}
         self._heartbeat_done = threading.Event()
+        self._completer = Completer(self._written, deadline_seconds=self.lease_seconds)
         self._listener = (
             listen.Listener(self._wake.set, queues=self.queues) if listen.supported() else None
         )
@@ -152,6 +163,7 @@ class Worker:
             free = self._free_slots()
             if free is None:
                 return
+            busy = bool(self._running)  # read before claiming: see the burst check below
             claimed: list[Job] = []
             if free > 0:
                 try:
@@ -170,15 +182,24 @@ class Worker:
                 self._dispatch(job)
             if claimed:
                 continue
-            if self.burst and free > 0 and not self._running:
+            # A job running during the claim may have been requeued for a retry since: exit only
+            # if nothing was running before a claim that found nothing.
+            if self.burst and free > 0 and not busy and not self._running:
                 logger.info("Worker %s: no ready jobs left (burst mode)", self.worker_id)
                 return
             self._wake.wait(self._idle_seconds())
             self._wake.clear()
 
     def _free_slots(self) -> int | None:
-        """Slots to fill now, or None when ``max_jobs`` were started and have finished."""
-        free = self.concurrency - len(self._running)
+        """Jobs to claim now, or None when ``max_jobs`` were started and have finished.
+
+        Claims wait until the inbox is empty, then fill every free slot and the prefetch room at
+        once: instant jobs then come ``concurrency`` at a time instead of one per freed slot.
+        """
+        if not self._inbox.empty():
+            free = 0
+        else:
+            free = self.concurrency + self.prefetch - len(self._running)
         if self.max_jobs is None:
             return free
         left = self.max_jobs - self.started_count
@@ -206,8 +227,6 @@ class Worker:
     def _dispatch(self, job: Job) -> None:
         with self._lock:
             self._running[job.id] = job
-            if job.timeout_seconds:
-                self._deadlines[job.id] = time.monotonic() + job.timeout_seconds
         self.started_count += 1
         self._inbox.put(job)
 
@@ -219,6 +238,7 @@ class Worker:
             expired = [self._running[i] for i, d in self._deadlines.items() if d <= now]
             for job in expired:
                 del self._running[job.id], self._deadlines[job.id]
+                self._executing -= 1
                 self.timed_out.append(job.id)
         for job in expired:
             error = JobTimeoutError(
@@ -233,7 +253,8 @@ class Worker:
                     deadline=time.monotonic() + self.lease_seconds,
                     what=f"recording the timeout of job {job.id}",
                 )
-            except TRANSIENT_ERRORS:
+            except Exception:
+                logger.exception("Job %s: recording its timeout failed", job.id)
                 result = "unrecorded; rescue will requeue it when its lease expires"
             logger.error("Job %s timed out (%s)", job.id, result, extra={"job_id": job.id})
             # Keep the promised concurrency: a fresh slot replaces the one stuck in this job.
@@ -253,6 +274,7 @@ class Worker:
     # Threads ------------------------------------------------------------------------------------
 
     def _start_threads(self) -> None:
+        self._completer.start()
         for _ in range(self.concurrency):
             self._add_slot()
         self._spawn(self._heartbeat, "django-jobs-heartbeat")
@@ -274,22 +296,37 @@ class Worker:
     def _slot(self) -> None:
         try:
             while (job := self._inbox.get()) is not None:
-                try:
-                    self._execute(job)
-                finally:
-                    with self._lock:
-                        abandoned = job.id in self.timed_out
-                        self._running.pop(job.id, None)
+                with self._lock:
+                    if job.id not in self._running:
+                        continue  # released at shutdown before it started
+                    self._executing += 1
+                    if job.timeout_seconds:
+                        self._deadlines[job.id] = time.monotonic() + job.timeout_seconds
+                handed_over = self._execute(job)
+                with self._lock:
+                    abandoned = job.id in self.timed_out
+                    if not abandoned:
+                        self._executing -= 1
                         self._deadlines.pop(job.id, None)
-                    self._wake.set()
+                        if not handed_over:
+                            self._running.pop(job.id, None)
+                self._wake.set()
                 if abandoned:
                     return  # a replacement slot already took this thread's place
         finally:
             close_quietly()
 
-    def _execute(self, job: Job) -> None:
+    def _execute(self, job: Job) -> bool:
+        """Run ``job``; return whether its success went to the completer to be written."""
         try:
-            execute(job, write_deadline_seconds=self.lease_seconds)
+            return (
+                execute(
+                    job,
+                    write_deadline_seconds=self.lease_seconds,
+                    on_success=self._completer.submit,
+                )
+                == "handed over"
+            )
         except Exception:
             # Only the outcome write can get here (task errors are recorded by execute). The
             # lease will expire and rescue will put the job back: at-least-once, not lost.
@@ -298,6 +335,13 @@ class Worker:
                 job.id,
                 extra={"job_id": job.id, "worker_id": self.worker_id},
             )
+            return False
+
+    def _written(self, job: Job, result: object, duration: float, written: bool) -> None:
+        report_success(job, result, duration, written)
+        with self._lock:
+            self._running.pop(job.id, None)
+        self._wake.set()
 
     def _heartbeat(self) -> None:
         try:
@@ -328,17 +372,44 @@ class Worker:
 
     # Shutdown -----------------------------------------------------------------------------------
 
+    def _release_unstarted(self) -> None:
+        """Give prefetched jobs that no slot started back to the queue, attempt not counted."""
+        unstarted = []
+        while True:
+            try:
+                job = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                unstarted.append(job)
+        if not unstarted:
+            return
+        with self._lock:
+            for job in unstarted:
+                self._running.pop(job.id, None)
+        try:
+            released = retrying(
+                lambda: outcome.release(unstarted),
+                deadline=time.monotonic() + 10,
+                what="releasing prefetched jobs",
+            )
+            logger.info("Worker %s released %d prefetched jobs", self.worker_id, released)
+        except TRANSIENT_ERRORS:
+            logger.warning("Could not release prefetched jobs; rescue will requeue them")
+
     def _shutdown(self) -> int:
         if self._listener is not None:
             self._listener.stop()
+        self._release_unstarted()
         live_slots = [t for t in self._slots if t.is_alive()]
         for _ in live_slots:
             self._inbox.put(None)
         deadline = time.monotonic() + self.grace_seconds
-        while self._running and time.monotonic() < deadline:
+        while self._executing and time.monotonic() < deadline:
             self._wake.wait(min(0.1, max(0.0, deadline - time.monotonic())))
             self._wake.clear()
             self._expire_timeouts()
+        self._completer.stop(timeout_seconds=max(1.0, deadline - time.monotonic()))
         self._heartbeat_done.set()
         self.abandoned = self.running_jobs()
         if not self.abandoned:

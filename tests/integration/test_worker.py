@@ -113,7 +113,7 @@ def test_jobs_run_in_priority_then_run_at_then_id_order():
         tasks.record.using(priority=0).enqueue("p0-b"),
         tasks.record.using(priority=-10).enqueue("p-10"),
     ]
-    Worker(burst=True).run()
+    Worker(burst=True, concurrency=1, prefetch=0).run()
     ran = list(Execution.objects.order_by("id").values_list("key", flat=True))
     assert ran == [j.args[0] for j in expected]
 

@@ -34,7 +34,10 @@ class Command(BaseCommand):
             help="Take jobs from this queue; repeat for several. Default: every queue.",
         )
         parser.add_argument(
-            "--concurrency", type=positive_int, default=1, help="Jobs run at once (threads)."
+            "--concurrency",
+            type=positive_int,
+            default=10,
+            help="Jobs run at once, each in a thread (default 10).",
         )
         parser.add_argument(
             "--burst", action="store_true", help="Exit 0 once no job is ready to run."
