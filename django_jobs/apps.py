@@ -8,6 +8,6 @@ class DjangoJobsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
-        from .scheduler import checks as _  # noqa: F401  (registers the schedule checks)
         from .backends import checks as tasks_checks  # noqa: F401  (django.tasks backend)
         from .backends import receivers  # noqa: F401  (django.tasks signals for django tasks)
+        from .scheduler import checks as _  # noqa: F401  (registers the schedule checks)
