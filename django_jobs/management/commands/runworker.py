@@ -13,11 +13,26 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_jobs.scheduler.runner import Scheduler
 from django_jobs.worker import Worker
+from django_jobs.worker.supervisor import Supervisor
 
 
 def positive_int(value: str) -> int:
     number = int(value)
     if number < 1:
+        raise ValueError(value)
+    return number
+
+
+def non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError(value)
+    return number
+
+
+def positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
         raise ValueError(value)
     return number
 
@@ -45,6 +60,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--max-jobs", type=positive_int, help="Exit after starting this many jobs."
         )
+        parser.add_argument(
+            "--prefetch",
+            type=non_negative_int,
+            help="Jobs claimed ahead of free threads, so claims come in batches "
+            "(default: the concurrency; 0 for long jobs shared fairly among workers).",
+        )
+        parser.add_argument(
+            "--max-memory",
+            type=positive_float,
+            metavar="MB",
+            help="Drain and exit with status 3 once resident memory passes MB (for leaky code; "
+            "run under --processes or a supervisor that restarts it).",
+        )
+        parser.add_argument(
+            "--processes",
+            type=positive_int,
+            default=1,
+            help="Run this many worker processes, restarted when they exit (CPU-bound jobs).",
+        )
         parser.add_argument("--worker-id", help="Name this worker (default: host-pid-random).")
         parser.add_argument(
             "--with-scheduler",
@@ -54,12 +88,19 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self._configure_logging(options["verbosity"])
+        if options["processes"] > 1:
+            supervisor = Supervisor(
+                child_arguments(options), processes=options["processes"], burst=options["burst"]
+            )
+            sys.exit(supervisor.run())
         try:
             worker = Worker(
                 queues=options["queues"],
                 concurrency=options["concurrency"],
                 burst=options["burst"],
                 max_jobs=options["max_jobs"],
+                max_memory_mb=options["max_memory"],
+                prefetch=options["prefetch"],
                 worker_id=options["worker_id"],
             )
         except ValueError as exc:
@@ -83,7 +124,21 @@ class Command(BaseCommand):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
+        levels = {0: logging.WARNING, 1: logging.INFO}
+        logger.setLevel(levels.get(verbosity, logging.DEBUG))
+
+
+def child_arguments(options: dict[str, Any]) -> list[str]:
+    """Return the ``runworker`` arguments each ``--processes`` child gets: the same, less that."""
+    args = [f"--concurrency={options['concurrency']}", f"-v{options['verbosity']}"]
+    args += [f"--queue={queue}" for queue in options["queues"] or []]
+    for flag, key in (("--max-jobs", "max_jobs"), ("--prefetch", "prefetch"),
+                      ("--max-memory", "max_memory")):  # fmt: skip
+        if options[key] is not None:
+            args.append(f"{flag}={options[key]}")
+    args += ["--burst"] if options["burst"] else []
+    args += ["--with-scheduler"] if options["with_scheduler"] else []
+    return args
 
 
 def install_signal_handlers(worker: Worker, scheduler: Scheduler | None = None) -> None:

@@ -1,0 +1,40 @@
+"""runworker's process options on real processes: --processes, --max-memory, bad arguments."""
+
+import signal
+
+import pytest
+
+from django_jobs.models import Job, JobStatus
+from django_jobs.worker.runner import EXIT_RECYCLE
+from tests import tasks
+from tests.conftest import wait_for
+from tests.models import Execution
+
+
+def test_processes_run_jobs_in_several_worker_processes(start_worker):
+    for i in range(40):
+        tasks.sleep_then_record.enqueue(f"p{i}", 0.05)
+    supervisor = start_worker("--processes", "2", "--concurrency", "2", "--prefetch", "0")
+    wait_for(lambda: Job.objects.filter(status=JobStatus.DONE).count() == 40, timeout=60)
+    assert len(set(Execution.objects.values_list("worker_pid", flat=True))) == 2
+    assert supervisor.pid not in set(Execution.objects.values_list("worker_pid", flat=True))
+    supervisor.send_signal(signal.SIGTERM)
+    code, out = supervisor.finish(timeout=30)
+    assert code == 0, out[-2000:]
+
+
+def test_max_memory_drains_and_exits_for_recycling(start_worker):
+    tasks.record.enqueue("before recycling")
+    worker = start_worker("--max-memory", "1")  # every Python process is above 1 MB
+    code, out = worker.finish(timeout=30)
+    assert code == EXIT_RECYCLE, out[-2000:]
+    assert "recycling: resident memory" in out
+
+
+@pytest.mark.parametrize(
+    "args", [("--concurrency", "0"), ("--prefetch", "-1"), ("--max-memory", "0")]
+)
+def test_bad_arguments_are_refused(start_worker, args):
+    code, out = start_worker(*args).finish(timeout=30)
+    assert code != 0
+    assert "invalid" in out and args[0] in out
