@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .enqueue import aenqueue, enqueue, enqueue_many
 from .exceptions import (
+    ConfigurationError,
     DjangoJobsError,
     InvalidJobOptionsError,
     InvalidTaskError,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConfigurationError",
     "DjangoJobsError",
     "InvalidJobOptionsError",
     "InvalidTaskError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection
+from django.db import connections, router
 
 if TYPE_CHECKING:
     from .models import Job
@@ -23,13 +23,15 @@ def insert_jobs(template: Job, calls: list[tuple[str, str]]) -> list[int]:
 
     if not calls:
         return []
+    alias = router.db_for_write(Job)
+    connection = connections[alias]
     if connection.vendor != "postgresql":
         jobs = []
         for args_json, kwargs_json in calls:
             job = Job(**{f.attname: getattr(template, f.attname) for f in _fields()})
             job.args, job.kwargs = json.loads(args_json), json.loads(kwargs_json)
             jobs.append(job)
-        Job.objects.bulk_create(jobs)
+        Job.objects.using(alias).bulk_create(jobs)
         return [job.id for job in jobs]
     constants = [f for f in _fields() if f.attname not in ("args", "kwargs")]
     names = [connection.ops.quote_name(f.column) for f in constants]

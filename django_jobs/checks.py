@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core import checks
+from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, jobs_settings
 
@@ -67,7 +68,25 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
                    "1 means no retries.")
         )  # fmt: skip
     errors.extend(_check_durations())
+    errors.extend(_check_status_permission())
     return errors
+
+
+def _check_status_permission() -> list[Any]:
+    path = jobs_settings.STATUS_PERMISSION
+    try:
+        hook = import_string(path) if isinstance(path, str) else None
+    except ImportError as exc:
+        hook, reason = None, f"does not import ({exc})"
+    else:
+        reason = "is not a dotted path to a callable"
+    if callable(hook):
+        return []
+    return [
+        _error("E009", f"DJANGO_JOBS['STATUS_PERMISSION'] {path!r} {reason}.",
+               "Point it at a function f(request, job_id) -> bool, e.g. "
+               "'django_jobs.permissions.staff_only'.")
+    ]  # fmt: skip
 
 
 def _check_durations() -> list[Any]:

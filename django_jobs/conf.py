@@ -21,7 +21,8 @@ DEFAULTS: dict[str, Any] = {
     # Attempts a job gets before it is dead-lettered, counting the first run.
     "MAX_ATTEMPTS": 20,
     # Retry delay after attempt n: BACKOFF_BASE_SECONDS * 2**(n-1), capped at BACKOFF_MAX_SECONDS,
-    # then shortened by up to BACKOFF_JITTER of itself. 20 attempts span about 14 hours.
+    # then shortened by up to BACKOFF_JITTER of itself. The 19 waits between 20 attempts add up
+    # to 9 to 11.5 hours.
     "BACKOFF_BASE_SECONDS": 10.0,
     "BACKOFF_MAX_SECONDS": 3600.0,
     "BACKOFF_JITTER": 0.2,

@@ -13,7 +13,7 @@ from .enqueue import enqueue_job
 from .exceptions import ReplayConflictError
 from .failure import Failure
 from .models import DeadJob, Job, JobStatus
-from .signals import job_dead_lettered
+from .signals import job_dead_lettered, send_from_worker
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def dead_letter(job: Job, failure: Failure, *, lease_token: uuid.UUID | None) ->
             failed_at=failure.failed_at,
         )
     job.errors = errors
-    job_dead_lettered.send(sender=Job, job=job, dead_job=dead)
+    send_from_worker(job_dead_lettered, sender=Job, job=job, dead_job=dead)
     return dead
 
 
@@ -64,12 +64,18 @@ def replay(dead_jobs: Iterable[DeadJob], *, by: str = "") -> list[Job]:
 
     Each dead job records when, by whom (``by``, e.g. a username) and as which job id it was
     replayed. The new job starts with fresh attempts. Raises ``ReplayConflictError``, and replays
-    none, when a dead job's idempotency key is held by a live job; nothing else is checked twice.
+    none, when a dead job was replayed already or its idempotency key is held by a live job.
     """
     now = timezone.now()
     replayed = []
     with transaction.atomic():
         for dead in dead_jobs:
+            if dead.replayed_job_id is not None:
+                raise ReplayConflictError(
+                    f"Dead job {dead.job_id} was already replayed as job {dead.replayed_job_id} "
+                    f"on {dead.replayed_at:%Y-%m-%d %H:%M} by {dead.replayed_by or 'someone'}; "
+                    "replay that job's dead letter instead if it failed again."
+                )
             key = dead.idempotency_key
             if key and Job.objects.live().filter(idempotency_key=key).exists():
                 raise ReplayConflictError(

@@ -72,6 +72,12 @@ def enqueue_many(task: Any, calls: Iterable[Sequence[Any] | Mapping[str, Any]]) 
     template = enqueue_job(spec.path, (), {}, **spec.job_options(), save=False)
     encoded = []
     for index, call in enumerate(calls):
+        if isinstance(call, str | bytes) or not isinstance(call, Sequence | Mapping):
+            raise InvalidJobOptionsError(
+                f"Item {index} of calls is {type(call).__name__} {call!r:.40}; each item must be "
+                "a tuple or list of positional arguments or a dict of keyword arguments, e.g. "
+                "[('a@example.com',), ('b@example.com',)]."
+            )
         args, kwargs = ((), call) if isinstance(call, Mapping) else (call, {})
         try:
             encoded.append((_dumps(list(args), "positional"), _dumps(dict(kwargs), "keyword")))
@@ -149,12 +155,14 @@ def enqueue_job(
     if job.idempotency_key is None:
         job.save(force_insert=True)
     else:
-        job = _insert_or_get_live(job)
+        job, inserted = _insert_or_get_live(job)
+        if not inserted:
+            return job  # the live job holding the key: nothing was enqueued
     job_enqueued.send(sender=Job, job=job)
     return job
 
 
-def _insert_or_get_live(job: Job) -> Job:
+def _insert_or_get_live(job: Job) -> tuple[Job, bool]:
     # A savepoint keeps a conflict from poisoning the caller's transaction. The INSERT waits on
     # the unique index while another transaction holds the same key uncommitted, then fails or
     # succeeds by that transaction's outcome: no check-then-insert race.
@@ -164,11 +172,11 @@ def _insert_or_get_live(job: Job) -> Job:
         try:
             with transaction.atomic():
                 job.save(force_insert=True)
-            return job
+            return job, True
         except IntegrityError:
             existing = Job.objects.live().filter(idempotency_key=job.idempotency_key).first()
             if existing is not None:
-                return existing
+                return existing, False
             job.pk = None  # the holder finished in between: the key is free again
     raise InvalidJobOptionsError(
         f"Could not settle idempotency key {job.idempotency_key!r}: it kept changing hands."
@@ -210,7 +218,8 @@ def _check_json(value: Any, what: str) -> None:
     except (TypeError, ValueError) as exc:
         raise SerializationError(
             f"The {what} ({type(value).__name__}: {value!r:.80}) is not JSON-serialisable: {exc}. "
-            "Pass plain data (str, int, float, bool, None, lists, dicts with str keys): an id "
+            "Pass plain data (str, int, float, bool, None, lists, dicts; dict keys become "
+            "strings): an id "
             "instead of a model instance, an ISO 8601 string instead of a datetime."
         ) from exc
 

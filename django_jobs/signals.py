@@ -7,10 +7,33 @@
 - ``job_dead_lettered(sender=Job, job, dead_job)``: after the job moved to ``DeadJob``.
 """
 
+import logging
+from typing import Any
+
 from django.dispatch import Signal
+
+logger = logging.getLogger(__name__)
 
 job_enqueued = Signal()
 job_started = Signal()
 job_succeeded = Signal()
 job_failed = Signal()
 job_dead_lettered = Signal()
+
+
+def send_from_worker(signal: Signal, **kwargs: Any) -> None:
+    """Send ``signal`` from the worker: a receiver's error is logged, never raised.
+
+    The job's outcome is already decided or written; a faulty receiver must neither change it
+    nor take a worker thread down.
+    """
+    for receiver, result in signal.send_robust(**kwargs):
+        if isinstance(result, Exception):
+            job = kwargs.get("job")
+            logger.error(
+                "Receiver %r of a django-jobs signal raised %r",
+                receiver,
+                result,
+                exc_info=result,
+                extra={"job_id": getattr(job, "id", None)},
+            )

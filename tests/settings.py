@@ -71,6 +71,8 @@ DJANGO_JOBS = {
 
 # Schedules for scheduler subprocesses started by the tests (tests/acceptance), as JSON.
 DJANGO_JOBS["SCHEDULES"] = env.json("DJANGO_JOBS_TEST_SCHEDULES", default={})
+if env("DJANGO_JOBS_TEST_QUEUES", default=""):
+    DJANGO_JOBS["QUEUES"] = env.list("DJANGO_JOBS_TEST_QUEUES")
 
 # django.tasks on django-jobs (tests/integration/test_tasks_backend.py). "once" shows per-backend
 # OPTIONS, the way Django 6.0 users give a group of tasks other retry settings.

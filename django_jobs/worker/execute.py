@@ -19,7 +19,7 @@ from ..exceptions import SerializationError
 from ..failure import Failure
 from ..models import Job
 from ..retry import next_run_at
-from ..signals import job_failed, job_started, job_succeeded
+from ..signals import job_failed, job_started, job_succeeded, send_from_worker
 from . import outcome
 from .dbretry import retrying
 
@@ -47,7 +47,7 @@ def execute(
         "Job %s %s started (attempt %d/%d)",
         job.id, job.task_path, job.attempts, job.max_attempts, extra=extra,
     )  # fmt: skip
-    job_started.send(sender=Job, job=job, worker_id=job.worker_id)
+    send_from_worker(job_started, sender=Job, job=job, worker_id=job.worker_id)
     started = time.monotonic()
     error: Exception | None = None
     try:
@@ -87,7 +87,7 @@ def report_success(job: Job, result: Any, duration: float, written: bool) -> str
         "Job %s %s done in %.3fs (attempt %d)",
         job.id, job.task_path, duration, job.attempts, extra={**extra, "duration": duration},
     )  # fmt: skip
-    job_succeeded.send(sender=Job, job=job, result=result, duration_seconds=duration)
+    send_from_worker(job_succeeded, sender=Job, job=job, result=result, duration_seconds=duration)
     return "done"
 
 
@@ -148,8 +148,13 @@ def record_failure(job: Job, exc: BaseException, duration: float) -> str:
             job.id, job.task_path, duration, job.attempts, job.max_attempts,
             run_at.isoformat(), failure.exception_class, failure.message, extra=extra,
         )  # fmt: skip
-    job_failed.send(
-        sender=Job, job=job, error=exc, will_retry=run_at is not None, duration_seconds=duration
+    send_from_worker(
+        job_failed,
+        sender=Job,
+        job=job,
+        error=exc,
+        will_retry=run_at is not None,
+        duration_seconds=duration,
     )
     return "dead" if run_at is None else "retry"
 

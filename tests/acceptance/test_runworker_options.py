@@ -38,3 +38,9 @@ def test_bad_arguments_are_refused(start_worker, args):
     code, out = start_worker(*args).finish(timeout=30)
     assert code != 0
     assert "invalid" in out and args[0] in out
+
+
+def test_a_queue_outside_the_allowed_queues_is_refused(start_worker):
+    proc = start_worker("--queue", "nope", DJANGO_JOBS_TEST_QUEUES="default,mail")
+    code, out = proc.finish(timeout=30)
+    assert code != 0 and "--queue nope: not in DJANGO_JOBS['QUEUES']" in out

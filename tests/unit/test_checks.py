@@ -31,3 +31,8 @@ def test_defaults_pass():
 )
 def test_bad_setting_is_reported(settings, expected):
     assert expected in ids(**settings)
+
+
+@pytest.mark.parametrize("path", ["nowhere.at_all", "django_jobs.conf.DEFAULTS", 42])
+def test_status_permission_must_name_a_callable(path):
+    assert "django_jobs.E009" in ids(STATUS_PERMISSION=path)

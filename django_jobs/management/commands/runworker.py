@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_jobs.conf import jobs_settings
 from django_jobs.scheduler.runner import Scheduler
 from django_jobs.worker import Worker
 from django_jobs.worker.supervisor import Supervisor
@@ -88,6 +89,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self._configure_logging(options["verbosity"])
+        allowed = jobs_settings.QUEUES
+        unknown = sorted(set(options["queues"] or []) - set(allowed or options["queues"] or []))
+        if unknown:
+            raise CommandError(
+                f"--queue {', '.join(unknown)}: not in DJANGO_JOBS['QUEUES'] {sorted(allowed)}; "
+                "no job could ever be enqueued there."
+            )
         if options["processes"] > 1:
             supervisor = Supervisor(
                 child_arguments(options), processes=options["processes"], burst=options["burst"]
