@@ -93,9 +93,9 @@ def _claim_sql(
     else:
         where = f"id IN ({select_sql}) AND status = %s"
         params.append(JobStatus.QUEUED)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in Job._meta.concrete_fields)
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in Job._meta.concrete_fields)
     sql = (
-        f"UPDATE {connection.ops.quote_name(Job._meta.db_table)} SET status = %s, "
+        f"UPDATE {connection.ops.quote_name(str(Job._meta.db_table))} SET status = %s, "
         "attempts = attempts + 1, worker_id = %s, lease_token = %s, lease_expires_at = %s, "
         f"started_at = %s WHERE {where} RETURNING {columns}"
     )

@@ -49,7 +49,7 @@ def execute(
     )  # fmt: skip
     send_from_worker(job_started, sender=Job, job=job, worker_id=job.worker_id)
     started = time.monotonic()
-    error: Exception | None = None
+    error: BaseException | None = None
     try:
         result = _call(job)
     except (Exception, SystemExit) as exc:  # a task's sys.exit() must not end its slot thread

@@ -102,7 +102,7 @@ def complete_many(done: list[tuple[Job, Any]]) -> set[int]:
         "WHERE job.id = done.id AND job.lease_token = done.token AND job.status = %s "
         "RETURNING job.id"
     )
-    params = [
+    params: list[Any] = [
         JobStatus.DONE,
         now,
         [job.id for job, _ in done],
