@@ -66,6 +66,7 @@ class ManagedProcess:
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # signals from a test reach only what it means them for
             )
         self.pid = self.proc.pid
 

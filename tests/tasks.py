@@ -86,3 +86,11 @@ def sleep_and_return_pid(key: str, seconds: float) -> int:
 @job
 def noop() -> None:
     return None
+
+
+@job(timeout_seconds=1, max_attempts=3, takes_context=True)
+def slow_first_attempt(context: JobContext, key: str) -> int:
+    if context.attempt == 1:
+        time.sleep(2.5)
+    Execution.objects.create(key=key, attempt=context.attempt, worker_pid=os.getpid())
+    return context.attempt

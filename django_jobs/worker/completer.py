@@ -23,12 +23,13 @@ logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500
 
-Written = Callable[[Job, Any, float, bool], None]
+Written = Callable[[Job, Any, float, bool | None], None]
 
 
 class Completer:
     """Write ``submit()``-ted successes in batches, then call ``on_written(job, result,
-    duration_seconds, written)`` for each, ``written`` False when the lease had been lost.
+    duration_seconds, written)`` for each: ``written`` is False when the lease had been lost,
+    None when the write was given up.
 
     Database outages are retried for up to ``deadline_seconds`` per batch; past that the batch is
     given up (those jobs' leases expire and rescue requeues them: at-least-once).
@@ -89,6 +90,8 @@ class Completer:
                 "expire and run again",
                 len(batch),
             )
-            written = set()
+            for job, result, duration in batch:
+                self.on_written(job, result, duration, None)
+            return
         for job, result, duration in batch:
             self.on_written(job, result, duration, job.id in written)

@@ -48,6 +48,15 @@ def retrying[T](
             time.sleep(delay)
 
 
+def drop_unusable_connection() -> None:
+    """Close this thread's connection if a ``SELECT 1`` shows it dead, so the next query reconnects.
+
+    One round trip; the worker calls it only after database trouble or a pause, not per job.
+    """
+    if connection.connection is not None and not connection.is_usable():
+        close_quietly()
+
+
 def close_quietly() -> None:
     """Close this thread's connection, ignoring errors from a connection already broken."""
     with contextlib.suppress(*TRANSIENT_ERRORS):

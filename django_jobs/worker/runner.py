@@ -31,7 +31,7 @@ from ..models import Job
 from . import lease, listen, outcome
 from .claim import claim
 from .completer import Completer
-from .dbretry import TRANSIENT_ERRORS, close_quietly, retrying
+from .dbretry import TRANSIENT_ERRORS, close_quietly, drop_unusable_connection, retrying
 from .execute import execute, record_failure, report_success
 from .memory import rss_bytes
 
@@ -102,6 +102,14 @@ class Worker:
         self.heartbeat_seconds = float(jobs_settings.HEARTBEAT_SECONDS)
         self.started_count = 0
         self.timed_out: list[int] = []
+        # Claims whose thread was abandoned, by lease token: the same job id may be claimed
+        # again by this worker (its retry) while the old thread still runs.
+        self._abandoned: set[uuid.UUID | None] = set()
+        # Bumped whenever this worker meets a database error, so that slot threads check their
+        # own connection before their next job instead of failing that job on a dead socket.
+        self._db_trouble = 0
+        #: A slot idle longer than this checks its connection before its next job.
+        self.idle_check_seconds = 1.0
         self.abandoned: list[Job] = []
         self.exit_code = EXIT_OK
         self._stop = threading.Event()
@@ -216,6 +224,7 @@ class Worker:
         return max(0.0, min(self.poll_interval_seconds, min(deadlines) - time.monotonic()))
 
     def _back_off(self, failures: int, exc: Exception) -> None:
+        self._db_trouble += 1
         close_quietly()
         delay = exponential(failures, base_seconds=0.1, max_seconds=10.0)
         logger.warning(
@@ -240,6 +249,7 @@ class Worker:
                 del self._running[job.id], self._deadlines[job.id]
                 self._executing -= 1
                 self.timed_out.append(job.id)
+                self._abandoned.add(job.lease_token)
         for job in expired:
             error = JobTimeoutError(
                 f"Job {job.id} ran past its timeout of {job.timeout_seconds}s; its thread was "
@@ -294,27 +304,38 @@ class Worker:
         return thread
 
     def _slot(self) -> None:
+        trouble_seen, idle_since = self._db_trouble, time.monotonic()
         try:
             while (job := self._inbox.get()) is not None:
                 with self._lock:
-                    if job.id not in self._running:
+                    if self._running.get(job.id) is not job:
                         continue  # released at shutdown before it started
                     self._executing += 1
                     if job.timeout_seconds:
                         self._deadlines[job.id] = time.monotonic() + job.timeout_seconds
+                idle = time.monotonic() - idle_since
+                if trouble_seen != self._db_trouble or idle > self.idle_check_seconds:
+                    trouble_seen = self._db_trouble
+                    drop_unusable_connection()
                 handed_over = self._execute(job)
+                idle_since = time.monotonic()
                 with self._lock:
-                    abandoned = job.id in self.timed_out
+                    abandoned = job.lease_token in self._abandoned
                     if not abandoned:
                         self._executing -= 1
                         self._deadlines.pop(job.id, None)
                         if not handed_over:
-                            self._running.pop(job.id, None)
+                            self._forget(job)
                 self._wake.set()
                 if abandoned:
                     return  # a replacement slot already took this thread's place
         finally:
             close_quietly()
+
+    def _forget(self, job: Job) -> None:
+        # By identity: the id may belong to a newer claim of the same job by now. Hold the lock.
+        if self._running.get(job.id) is job:
+            del self._running[job.id]
 
     def _execute(self, job: Job) -> bool:
         """Run ``job``; return whether its success went to the completer to be written."""
@@ -337,10 +358,13 @@ class Worker:
             )
             return False
 
-    def _written(self, job: Job, result: object, duration: float, written: bool) -> None:
-        report_success(job, result, duration, written)
+    def _written(self, job: Job, result: object, duration: float, written: bool | None) -> None:
+        if written is not None:  # None: the write was given up (already logged)
+            report_success(job, result, duration, written)
+        else:
+            self._db_trouble += 1
         with self._lock:
-            self._running.pop(job.id, None)
+            self._forget(job)
         self._wake.set()
 
     def _heartbeat(self) -> None:
@@ -367,6 +391,7 @@ class Worker:
                 )  # fmt: skip
             lease.rescue()
         except TRANSIENT_ERRORS as exc:
+            self._db_trouble += 1
             close_quietly()
             logger.warning("Heartbeat of %s failed (%s); will retry", self.worker_id, exc)
 
@@ -386,7 +411,7 @@ class Worker:
             return
         with self._lock:
             for job in unstarted:
-                self._running.pop(job.id, None)
+                self._forget(job)
         try:
             released = retrying(
                 lambda: outcome.release(unstarted),

@@ -60,13 +60,20 @@ class Supervisor:
                 if code is None:
                     continue
                 del self.children[slot]
+                # A child still starting up has no handlers yet: the signal passed on to it
+                # ends it outright. It held no jobs, so that is a clean stop.
+                if self.stopping and code in (-signal.SIGINT, -signal.SIGTERM):
+                    code = 0
                 self._codes[slot] = code
                 self._after_exit(slot, code)
             time.sleep(0.2)
         return 0 if all(code == 0 for code in self._codes.values()) else 1
 
     def _start(self, slot: int) -> None:
-        self.children[slot] = subprocess.Popen(self.command)
+        # A session of its own: a signal sent to the whole process group (Ctrl-C in a terminal,
+        # systemd's default KillMode) reaches a child only once, through the supervisor;
+        # received twice, it would exit at once instead of draining.
+        self.children[slot] = subprocess.Popen(self.command, start_new_session=True)
         logger.info("Started worker process %d (pid %d)", slot, self.children[slot].pid)
 
     def _after_exit(self, slot: int, code: int) -> None:

@@ -44,3 +44,17 @@ def test_a_queue_outside_the_allowed_queues_is_refused(start_worker):
     proc = start_worker("--queue", "nope", DJANGO_JOBS_TEST_QUEUES="default,mail")
     code, out = proc.finish(timeout=30)
     assert code != 0 and "--queue nope: not in DJANGO_JOBS['QUEUES']" in out
+
+
+def test_a_signal_to_the_whole_process_group_drains_the_children(start_worker):
+    import os
+
+    job = tasks.sleep_then_record.enqueue("drained", 1.5)
+    supervisor = start_worker("--processes", "2", "--concurrency", "1", "--prefetch", "0")
+    wait_for(lambda: Job.objects.filter(id=job.id, status=JobStatus.RUNNING).exists(), timeout=60)
+    os.killpg(os.getpgid(supervisor.pid), signal.SIGINT)  # as Ctrl-C in a terminal does
+    code, out = supervisor.finish(timeout=30)
+    assert code == 0, out[-2000:]
+    assert "exiting now" not in out
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE

@@ -36,3 +36,16 @@ def test_job_within_its_timeout_completes():
     assert Worker(burst=True).run() == 0
     job.refresh_from_db()
     assert job.status == JobStatus.DONE
+
+
+def test_a_timed_out_job_retried_on_the_same_worker_runs_normally():
+    job = tasks.slow_first_attempt.enqueue("again")
+    worker = Worker(concurrency=2, burst=True)
+    assert worker.run() == 0  # one abandoned thread is below the recycle threshold of two
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.result) == (JobStatus.DONE, 2, 2)
+    # The first attempt's thread wakes up later; its write is fenced off and changes nothing.
+    wait_for(lambda: Execution.objects.filter(key="again").count() == 2, timeout=15)
+    wait_for(lambda: worker.running_jobs() == [], timeout=5)
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.result) == (JobStatus.DONE, 2, 2)
