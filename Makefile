@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/test)
 SQLITE_URL := sqlite:///$(CURDIR)/.sqlite-tests/db.sqlite3
 
-.PHONY: venv demo test test-pg test-sqlite lint clean
+.PHONY: venv demo test test-pg test-sqlite lint bench clean
 
 venv: $(BIN)/.installed
 
@@ -36,6 +36,12 @@ test-sqlite: venv
 
 # The whole suite: lint, then PostgreSQL (DATABASE_URL, default the local server), then SQLite.
 test: lint test-pg test-sqlite
+
+# django-jobs and django-tasks-db side by side on PostgreSQL (benchmarks/README.md); about 20
+# minutes, BENCH_ARGS=--quick about 6. DATABASE_URL picks the server and database.
+bench: venv
+	@$(BIN)/python -c "import django_tasks_db" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python benchmarks/compare.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .sqlite-tests testproject/db.sqlite3
