@@ -222,7 +222,7 @@ class Command(BaseCommand):
         exports = ExportRequest.objects.filter(job_id__in=[j.job_id for j in demo_jobs])
         self.stdout.write(f"CSV files, in {Path(str(settings.MEDIA_ROOT)) / 'exports'}:")
         for export in exports.order_by("pk"):
-            self.stdout.write(f"  {Path(export.file.name or "-").name}  ({export.row_count} rows)")
+            self.stdout.write(f"  {Path(export.file.name or '-').name}  ({export.row_count} rows)")
         emails = getattr(settings, "SENT_EMAILS_DIR", None)
         if emails is not None:
             count = len(list(Path(emails).glob("*.log")))
