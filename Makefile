@@ -21,6 +21,7 @@ demo: venv
 	$(BIN)/python manage.py demo
 
 lint: venv
+	@mkdir -p .sqlite-tests
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy django_jobs
