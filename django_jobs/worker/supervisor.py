@@ -20,6 +20,9 @@ from ..backoff import exponential
 
 logger = logging.getLogger(__name__)
 
+#: A child younger than this gets a stop signal only once it is this old.
+STARTUP_SECONDS = 2.0
+
 
 def child_command(args: Sequence[str]) -> list[str]:
     """Return the command line that starts ``runworker args`` the way this process was started."""
@@ -46,6 +49,9 @@ class Supervisor:
         self.burst = burst
         self.stopping = False
         self.children: dict[int, subprocess.Popen[bytes]] = {}
+        self._started_at: dict[int, float] = {}
+        self._signalled: set[int] = set()
+        self._stop_signal: int | None = None
         self._failures: dict[int, int] = {}
         self._codes: dict[int, int] = {}
 
@@ -55,6 +61,7 @@ class Supervisor:
         for slot in range(self.processes):
             self._start(slot)
         while self.children:
+            self._pass_on_stop()
             for slot, child in list(self.children.items()):
                 code = child.poll()
                 if code is None:
@@ -74,6 +81,8 @@ class Supervisor:
         # systemd's default KillMode) reaches a child only once, through the supervisor;
         # received twice, it would exit at once instead of draining.
         self.children[slot] = subprocess.Popen(self.command, start_new_session=True)
+        self._started_at[slot] = time.monotonic()
+        self._signalled.discard(slot)
         logger.info("Started worker process %d (pid %d)", slot, self.children[slot].pid)
 
     def _after_exit(self, slot: int, code: int) -> None:
@@ -90,7 +99,21 @@ class Supervisor:
             self._start(slot)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self.stopping = True
-        for child in self.children.values():
-            if child.poll() is None:
-                child.send_signal(signum)
+        if self.stopping:  # a second signal: every child exits at once
+            for child in self.children.values():
+                if child.poll() is None:
+                    child.send_signal(signum)
+            return
+        self.stopping, self._stop_signal = True, signum
+        self._pass_on_stop()
+
+    def _pass_on_stop(self) -> None:
+        # A child gets the stop signal once, and only after STARTUP_SECONDS: a Python process
+        # still importing has no handler yet and would die of the signal instead of draining.
+        if self._stop_signal is None:
+            return
+        for slot, child in self.children.items():
+            old_enough = time.monotonic() - self._started_at[slot] >= STARTUP_SECONDS
+            if slot not in self._signalled and old_enough and child.poll() is None:
+                child.send_signal(self._stop_signal)
+                self._signalled.add(slot)

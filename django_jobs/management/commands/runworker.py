@@ -87,6 +87,14 @@ class Command(BaseCommand):
             help="Also run the scheduler (as runscheduler does) in a thread of this process.",
         )
 
+    def execute(self, *args: Any, **options: Any) -> Any:
+        # Until the worker's own handlers are in place, a stop signal only records the request:
+        # during start-up (system checks import URLconfs) it would otherwise kill the process
+        # mid-import instead of letting it exit cleanly.
+        signal.signal(signal.SIGTERM, _note_early_stop)
+        signal.signal(signal.SIGINT, _note_early_stop)
+        return super().execute(*args, **options)
+
     def handle(self, *args: Any, **options: Any) -> None:
         self._configure_logging(options["verbosity"])
         allowed = jobs_settings.QUEUES
@@ -117,6 +125,8 @@ class Command(BaseCommand):
         if scheduler is not None:
             scheduler.start_in_thread()
         install_signal_handlers(worker, scheduler)
+        if _early_stop:
+            worker.request_stop("signal received while starting")
         code = worker.run()
         if scheduler is not None:
             scheduler.stop_and_join(timeout_seconds=10)
@@ -147,6 +157,13 @@ def child_arguments(options: dict[str, Any]) -> list[str]:
     args += ["--burst"] if options["burst"] else []
     args += ["--with-scheduler"] if options["with_scheduler"] else []
     return args
+
+
+_early_stop: list[int] = []
+
+
+def _note_early_stop(signum: int, frame: FrameType | None) -> None:
+    _early_stop.append(signum)
 
 
 def install_signal_handlers(worker: Worker, scheduler: Scheduler | None = None) -> None:
