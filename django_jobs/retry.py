@@ -8,10 +8,26 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from . import backoff
 from .conf import jobs_settings
 from .exceptions import PermanentError, SerializationError
+
+if TYPE_CHECKING:
+    from .models import Job
+
+
+def next_run_at_for(job: Job, error: BaseException, now: datetime) -> datetime | None:
+    """Return ``next_run_at`` for ``job``'s current attempt, with the job's own backoff figures."""
+    return next_run_at(
+        attempts=job.attempts,
+        max_attempts=job.max_attempts,
+        error=error,
+        now=now,
+        base_seconds=job.backoff_base_seconds,
+        max_seconds=job.backoff_max_seconds,
+    )
 
 
 def next_run_at(

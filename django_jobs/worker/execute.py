@@ -18,7 +18,7 @@ from ..deadletter import dead_letter
 from ..exceptions import SerializationError
 from ..failure import Failure
 from ..models import Job
-from ..retry import next_run_at
+from ..retry import next_run_at_for
 from ..signals import job_failed, job_started, job_succeeded, send_from_worker
 from . import outcome
 from .dbretry import retrying
@@ -123,14 +123,7 @@ def record_failure(job: Job, exc: BaseException, duration: float) -> str:
     extra: dict[str, Any] = {"job_id": job.id, "worker_id": job.worker_id, "task": job.task_path}
     now = timezone.now()
     failure = Failure.from_exception(exc, attempt=job.attempts, now=now, worker_id=job.worker_id)
-    run_at = next_run_at(
-        attempts=job.attempts,
-        max_attempts=job.max_attempts,
-        error=exc,
-        now=now,
-        base_seconds=job.backoff_base_seconds,
-        max_seconds=job.backoff_max_seconds,
-    )
+    run_at = next_run_at_for(job, exc, now)
     extra = {**extra, "duration": duration}
     if run_at is None:
         if dead_letter(job, failure, lease_token=job.lease_token) is None:

@@ -20,7 +20,7 @@ from ..deadletter import dead_letter
 from ..exceptions import WorkerLostError
 from ..failure import Failure
 from ..models import Job, JobStatus
-from ..retry import next_run_at
+from ..retry import next_run_at_for
 
 logger = logging.getLogger(__name__)
 
@@ -76,14 +76,7 @@ def rescue(*, limit: int = 100, now: datetime | None = None) -> RescueReport:
             failure = Failure.from_exception(
                 error, attempt=job.attempts, now=now, worker_id=job.worker_id
             )
-            run_at = next_run_at(
-                attempts=job.attempts,
-                max_attempts=job.max_attempts,
-                error=error,
-                now=now,
-                base_seconds=job.backoff_base_seconds,
-                max_seconds=job.backoff_max_seconds,
-            )
+            run_at = next_run_at_for(job, error, now)
             if run_at is None:
                 if dead_letter(job, failure, lease_token=job.lease_token):
                     dead.append(job.id)

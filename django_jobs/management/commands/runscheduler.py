@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import signal
-import sys
 from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from django_jobs.management.logging import configure_command_logging
 from django_jobs.scheduler.runner import Scheduler
 
 
@@ -25,20 +24,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self._configure_logging(options["verbosity"])
+        configure_command_logging(options["verbosity"])
         # The system checks (run before handle) have already refused bad schedules.
         scheduler = Scheduler(scheduler_id=options["scheduler_id"])
         install_signal_handlers(scheduler)
         scheduler.run()
-
-    def _configure_logging(self, verbosity: int) -> None:
-        logger = logging.getLogger("django_jobs")
-        if logger.handlers or logging.getLogger().handlers:
-            return  # the project configured logging; respect it
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
 
 
 def install_signal_handlers(scheduler: Scheduler) -> None:

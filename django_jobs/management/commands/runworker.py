@@ -12,6 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_jobs.conf import jobs_settings
+from django_jobs.management.logging import configure_command_logging
 from django_jobs.scheduler.runner import Scheduler
 from django_jobs.worker import Worker
 from django_jobs.worker.supervisor import Supervisor
@@ -96,7 +97,7 @@ class Command(BaseCommand):
         return super().execute(*args, **options)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self._configure_logging(options["verbosity"])
+        configure_command_logging(options["verbosity"])
         allowed = jobs_settings.QUEUES
         unknown = sorted(set(options["queues"] or []) - set(allowed or options["queues"] or []))
         if unknown:
@@ -134,16 +135,6 @@ class Command(BaseCommand):
             logging.shutdown()
             # Abandoned job threads cannot be joined; their rows were released already.
             os._exit(code)
-
-    def _configure_logging(self, verbosity: int) -> None:
-        logger = logging.getLogger("django_jobs")
-        if logger.handlers or logging.getLogger().handlers:
-            return  # the project configured logging; respect it
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        logger.addHandler(handler)
-        levels = {0: logging.WARNING, 1: logging.INFO}
-        logger.setLevel(levels.get(verbosity, logging.DEBUG))
 
 
 def child_arguments(options: dict[str, Any]) -> list[str]:
