@@ -88,6 +88,8 @@ def test_three_workers_one_killed_and_restarted_every_second(start_worker):
     figures = report("kill-restart", keys, killed_pids=killed)
     assert figures["completed"] == 5000
     for worker in workers:
+        # The last one restarted may still be importing Django, with no handler yet.
+        wait_for(lambda w=worker: " started: " in w.output(), timeout=60, what="worker start")
         worker.send_signal(signal.SIGTERM)
         assert worker.finish(timeout=30)[0] == 0
 
