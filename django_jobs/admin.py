@@ -159,6 +159,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
             return queryset.filter(**{self.id_field: int(term)}), False
         return super().get_search_results(request, queryset, search_term)
 
+    # Both Job and DeadJob keep the call as args and kwargs.
+    @admin.display(description="args")
+    def args_display(self, obj: Job | DeadJob) -> SafeString:
+        return _json(obj.args)
+
+    @admin.display(description="kwargs")
+    def kwargs_display(self, obj: Job | DeadJob) -> SafeString:
+        return _json(obj.kwargs)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -262,14 +271,6 @@ class JobAdmin(ReadOnlyAdmin):
     @admin.display(description="age", ordering="enqueued_at")
     def age(self, job: Job) -> str:
         return short_duration((timezone.now() - job.enqueued_at).total_seconds())
-
-    @admin.display(description="args")
-    def args_display(self, job: Job) -> SafeString:
-        return _json(job.args)
-
-    @admin.display(description="kwargs")
-    def kwargs_display(self, job: Job) -> SafeString:
-        return _json(job.kwargs)
 
     @admin.display(description="result")
     def result_display(self, job: Job) -> SafeString | str:
@@ -453,14 +454,6 @@ class DeadJobAdmin(ReadOnlyAdmin):
     @admin.display(description="traceback")
     def traceback_display(self, dead: DeadJob) -> SafeString:
         return _pre(dead.traceback)
-
-    @admin.display(description="args")
-    def args_display(self, dead: DeadJob) -> SafeString:
-        return _json(dead.args)
-
-    @admin.display(description="kwargs")
-    def kwargs_display(self, dead: DeadJob) -> SafeString:
-        return _json(dead.kwargs)
 
     @admin.display(description="attempts")
     def attempts_display(self, dead: DeadJob) -> str:

@@ -16,9 +16,8 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from ..backoff import exponential
 from ..models import ScheduleRun
-from ..worker.dbretry import TRANSIENT_ERRORS, close_quietly
+from ..worker.dbretry import TRANSIENT_ERRORS, close_quietly, outage_delay
 from . import ledger
 from .schedules import Schedule, load_schedules
 
@@ -102,12 +101,7 @@ class Scheduler:
                     failures = 0
                 except TRANSIENT_ERRORS as exc:
                     failures += 1
-                    close_quietly()
-                    wait = exponential(failures, base_seconds=0.1, max_seconds=10.0)
-                    logger.warning(
-                        "Scheduler %s cannot reach the database (%s); retrying in %.1fs",
-                        self.scheduler_id, exc, wait,
-                    )  # fmt: skip
+                    wait = outage_delay(failures, f"Scheduler {self.scheduler_id}", exc)
                 self._stop.wait(wait)
         finally:
             close_quietly()

@@ -48,6 +48,18 @@ def retrying[T](
             time.sleep(delay)
 
 
+def outage_delay(failures: int, who: str, exc: Exception) -> float:
+    """Drop this thread's connection and return the wait before retry ``failures`` (seconds).
+
+    For loops that poll the database (the worker's claims, the scheduler's passes): 0.1 s
+    doubling up to 10 s, logged once per failure with ``who`` ("Worker w1") and the error.
+    """
+    close_quietly()
+    delay = exponential(failures, base_seconds=0.1, max_seconds=10.0)
+    logger.warning("%s cannot reach the database (%s); retrying in %.1fs", who, exc, delay)
+    return delay
+
+
 def drop_unusable_connection() -> None:
     """Close this thread's connection if a ``SELECT 1`` shows it dead, so the next query reconnects.
 

@@ -24,14 +24,19 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from ..backoff import exponential
 from ..conf import jobs_settings
 from ..exceptions import JobTimeoutError
 from ..models import Job
 from . import lease, listen, outcome
 from .claim import claim
 from .completer import Completer
-from .dbretry import TRANSIENT_ERRORS, close_quietly, drop_unusable_connection, retrying
+from .dbretry import (
+    TRANSIENT_ERRORS,
+    close_quietly,
+    drop_unusable_connection,
+    outage_delay,
+    retrying,
+)
 from .execute import execute, record_failure, report_success
 from .memory import rss_bytes
 
@@ -225,13 +230,7 @@ class Worker:
 
     def _back_off(self, failures: int, exc: Exception) -> None:
         self._db_trouble += 1
-        close_quietly()
-        delay = exponential(failures, base_seconds=0.1, max_seconds=10.0)
-        logger.warning(
-            "Worker %s cannot reach the database (%s); retrying in %.1fs",
-            self.worker_id, exc, delay,
-        )  # fmt: skip
-        self._stop.wait(delay)
+        self._stop.wait(outage_delay(failures, f"Worker {self.worker_id}", exc))
 
     def _dispatch(self, job: Job) -> None:
         with self._lock:
