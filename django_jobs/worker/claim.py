@@ -35,14 +35,13 @@ def claim(
     alias = router.db_for_write(Job)
     connection = connections[alias]
     sql, select_params, now_at = _claim_sql(alias, limit, tuple(queues) if queues else None)
-    fields = Job._meta.concrete_fields
     ready_before = Job._meta.get_field("run_at").get_db_prep_value(now, connection)
     params = [
         JobStatus.RUNNING,
         worker_id,
-        _prep(fields, "lease_token", uuid.uuid4(), connection),
-        _prep(fields, "lease_expires_at", now + timedelta(seconds=lease_seconds), connection),
-        _prep(fields, "started_at", now, connection),
+        _prep("lease_token", uuid.uuid4(), connection),
+        _prep("lease_expires_at", now + timedelta(seconds=lease_seconds), connection),
+        _prep("started_at", now, connection),
         *(ready_before if i in now_at else p for i, p in enumerate(select_params)),
     ]
     with connection.cursor() as cursor:
@@ -102,8 +101,8 @@ def _claim_sql(
     return sql, params, now_at
 
 
-def _prep(fields: Sequence[Any], name: str, value: object, connection: Any) -> object:
-    field = next(f for f in fields if f.attname == name)
+def _prep(name: str, value: object, connection: Any) -> object:
+    field: Any = Job._meta.get_field(name)
     return field.get_db_prep_save(value, connection)
 
 

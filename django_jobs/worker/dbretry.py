@@ -63,9 +63,14 @@ def outage_delay(failures: int, who: str, exc: Exception) -> float:
 def drop_unusable_connection() -> None:
     """Close this thread's connection if a ``SELECT 1`` shows it dead, so the next query reconnects.
 
-    One round trip; the worker calls it only after database trouble or a pause, not per job.
+    One round trip; the worker calls it only after database trouble, a pause, or a task that met a
+    database error, not per job. A connection found healthy has its error flag cleared.
     """
-    if connection.connection is not None and not connection.is_usable():
+    if connection.connection is None:
+        return
+    if connection.is_usable():
+        connection.errors_occurred = False
+    else:
         close_quietly()
 
 

@@ -21,7 +21,7 @@ from ..models import Job
 from ..retry import next_run_at_for
 from ..signals import job_failed, job_started, job_succeeded, send_from_worker
 from . import outcome
-from .dbretry import retrying
+from .dbretry import drop_unusable_connection, retrying
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,10 @@ def execute(
     except (Exception, SystemExit) as exc:  # a task's sys.exit() must not end its slot thread
         error, result = exc, None
     finally:
-        _discard_broken_connection()
+        # Task code may leave this thread's connection broken; drop it so the outcome write
+        # reconnects. Healthy connections stay open: a reconnect per job costs more than most jobs.
+        if connection.errors_occurred:
+            drop_unusable_connection()
     duration = time.monotonic() - started
     deadline = time.monotonic() + write_deadline_seconds
     if error is not None:
@@ -158,13 +161,3 @@ def _lost(job: Job, extra: dict[str, Any]) -> str:
         job.id, job.task_path, extra=extra,
     )  # fmt: skip
     return "lost"
-
-
-def _discard_broken_connection() -> None:
-    # Task code may leave this thread's connection broken; drop it so the outcome write
-    # reconnects. Healthy connections stay open: reconnecting per job would cost more than the job.
-    if connection.connection is not None and connection.errors_occurred:
-        if connection.is_usable():
-            connection.errors_occurred = False
-        else:
-            connection.close()
