@@ -30,8 +30,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
-from . import control, dashboard
-from .deadletter import replay
+from . import dashboard, engine
 from .exceptions import ReplayConflictError
 from .models import DeadJob, Job, JobStatus
 
@@ -290,7 +289,7 @@ class JobAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Run selected queued jobs now", permissions=["run_now"])
     def run_now_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
-        moved = control.run_now(queryset)
+        moved = engine.run_now(queryset)
         self.message_user(
             request,
             f"{moved} job(s) will run as soon as a worker is free. "
@@ -300,7 +299,7 @@ class JobAdmin(ReadOnlyAdmin):
     @admin.action(description="Cancel selected queued jobs", permissions=["cancel"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         selected = queryset.count()
-        cancelled = control.cancel(queryset)
+        cancelled = engine.cancel(queryset)
         level = messages.SUCCESS if cancelled == selected else messages.WARNING
         self.message_user(
             request,
@@ -356,7 +355,7 @@ class JobAdmin(ReadOnlyAdmin):
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Cancel one job from its page (POST); needs ``django_jobs.cancel_job``."""
         job = self._job_for_action(request, object_id, self.has_cancel_permission)
-        if control.cancel([job]):
+        if engine.cancel([job]):
             self.message_user(request, f"Cancelled job {job.id}; it will not run.")
         else:
             self.message_user(
@@ -369,7 +368,7 @@ class JobAdmin(ReadOnlyAdmin):
     def run_now_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Make one queued job ready now from its page (POST); needs ``run_now_job``."""
         job = self._job_for_action(request, object_id, self.has_run_now_permission)
-        if control.run_now([job]):
+        if engine.run_now([job]):
             self.message_user(request, f"Job {job.id} will run as soon as a worker is free.")
         else:
             self.message_user(
@@ -480,7 +479,7 @@ class DeadJobAdmin(ReadOnlyAdmin):
     def _replay(self, request: HttpRequest, dead_jobs: list[DeadJob]) -> list[Job]:
         again = sum(1 for dead in dead_jobs if dead.replayed_at)
         try:
-            jobs = replay(dead_jobs, by=request.user.get_username())
+            jobs = engine.replay(dead_jobs, by=request.user.get_username())
         except ReplayConflictError as exc:
             self.message_user(request, f"Nothing was replayed. {exc}", messages.ERROR)
             return []

@@ -6,7 +6,7 @@ import dataclasses
 import uuid
 
 from .exceptions import InvalidJobOptionsError
-from .models import Job, JobStatus
+from .models import Job
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -39,7 +39,6 @@ class JobContext:
             raise InvalidJobOptionsError(f"percent must be a number, got {percent!r}.")
         if not 0 <= percent <= 100:
             raise InvalidJobOptionsError(f"percent must be within 0..100, got {percent}.")
-        updated = Job.objects.filter(
-            id=self.job_id, status=JobStatus.RUNNING, lease_token=self.lease_token
-        ).update(progress_percent=float(percent), progress_message=message[:255])
-        return bool(updated)
+        from . import engine
+
+        return engine.set_progress(self.job_id, self.lease_token, percent, message[:255])

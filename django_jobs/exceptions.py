@@ -45,3 +45,15 @@ class JobTimeoutError(DjangoJobsError):
 
 class WorkerLostError(DjangoJobsError):
     """Recorded when a job's lease expired because its worker died, hung or lost the database."""
+
+
+class OpenTransactionError(DjangoJobsError):
+    """Recorded when a task returned with a transaction still open; its writes were rolled back."""
+
+
+class WorkerStoppedError(DjangoJobsError):
+    """Recorded when a job still ran when its worker's shutdown grace period ended."""
+
+
+class ResultStorageError(DjangoJobsError):
+    """Recorded when the database refused to store a job's outcome (the error says why)."""

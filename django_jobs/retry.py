@@ -1,33 +1,35 @@
-"""The retry policy: given a job's attempt and its error, run again at a time, or dead-letter.
+"""The retry policy: given an attempt and its error, run again at a time, or dead-letter.
 
-Policy only; the writes live in ``django_jobs.worker.outcome`` and ``django_jobs.deadletter``.
-The split follows procrastinate's ``retry.py``: deciding is pure and table-testable.
+Pure: every figure comes in as an argument (no settings, no models), so the policy is
+table-testable; ``django_jobs.engine.fail`` applies its answer. The split follows procrastinate's
+``retry.py``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from . import backoff
-from .conf import jobs_settings
-from .exceptions import PermanentError, SerializationError
+from .exceptions import PermanentError, SerializationError, UnknownTaskError
 
-if TYPE_CHECKING:
-    from .models import Job
+#: Errors a new attempt cannot fix: the job is dead-lettered at once.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    PermanentError,  # the task said so
+    SerializationError,  # its result cannot be stored; the same input gives the same result
+    UnknownTaskError,  # the row names no registered task; nothing was run
+)
 
 
-def next_run_at_for(job: Job, error: BaseException, now: datetime) -> datetime | None:
-    """Return ``next_run_at`` for ``job``'s current attempt, with the job's own backoff figures."""
-    return next_run_at(
-        attempts=job.attempts,
-        max_attempts=job.max_attempts,
-        error=error,
-        now=now,
-        base_seconds=job.backoff_base_seconds,
-        max_seconds=job.backoff_max_seconds,
-    )
+@dataclasses.dataclass(frozen=True, slots=True)
+class Backoff:
+    """The figures of a retry delay: ``base_seconds * 2**(attempt-1)`` capped at ``max_seconds``,
+    then shortened by up to ``jitter_ratio`` (0..1) of itself."""
+
+    base_seconds: float
+    max_seconds: float
+    jitter_ratio: float
 
 
 def next_run_at(
@@ -36,25 +38,32 @@ def next_run_at(
     max_attempts: int,
     error: BaseException,
     now: datetime,
+    backoff_figures: Backoff,
     rng: random.Random | None = None,
-    base_seconds: float | None = None,
-    max_seconds: float | None = None,
 ) -> datetime | None:
     """Return when to run a job again after its attempt number ``attempts`` raised ``error``.
 
-    ``None`` means dead-letter: the attempts are used up, or the error is permanent
-    (``PermanentError``, or a result that cannot be stored, which a rerun would not fix).
-    The delay is ``backoff.retry_delay`` over the job's own ``base_seconds`` and ``max_seconds``
-    (``Job.backoff_base_seconds``, ``backoff_max_seconds``), each ``None`` taking its
-    ``BACKOFF_*`` setting.
+    ``None`` means dead-letter: the attempts are used up (``attempts >= max_attempts``), or the
+    error is one of ``PERMANENT_ERRORS``. Otherwise ``now`` (an aware datetime) plus
+    ``backoff.retry_delay`` of the given figures. ``rng`` is for tests.
+
+    >>> from datetime import UTC
+    >>> figures = Backoff(base_seconds=10, max_seconds=3600, jitter_ratio=0)
+    >>> now = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> next_run_at(attempts=2, max_attempts=5, error=OSError(), now=now,
+    ...             backoff_figures=figures).isoformat()
+    '2026-01-01T00:00:20+00:00'
+    >>> next_run_at(attempts=5, max_attempts=5, error=OSError(), now=now,
+    ...             backoff_figures=figures) is None
+    True
     """
-    if isinstance(error, PermanentError | SerializationError) or attempts >= max_attempts:
+    if isinstance(error, PERMANENT_ERRORS) or attempts >= max_attempts:
         return None
     delay = backoff.retry_delay(
-        attempts,
-        base_seconds=jobs_settings.BACKOFF_BASE_SECONDS if base_seconds is None else base_seconds,
-        max_seconds=jobs_settings.BACKOFF_MAX_SECONDS if max_seconds is None else max_seconds,
-        jitter_ratio=jobs_settings.BACKOFF_JITTER,
+        max(attempts, 1),
+        base_seconds=backoff_figures.base_seconds,
+        max_seconds=backoff_figures.max_seconds,
+        jitter_ratio=backoff_figures.jitter_ratio,
         rng=rng,
     )
     return now + timedelta(seconds=delay)

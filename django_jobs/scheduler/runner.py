@@ -16,8 +16,8 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from ..db import TRANSIENT_ERRORS, close_quietly, outage_delay
 from ..models import ScheduleRun
-from ..worker.dbretry import TRANSIENT_ERRORS, close_quietly, outage_delay
 from . import ledger
 from .schedules import Schedule, load_schedules
 

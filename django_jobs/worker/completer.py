@@ -1,9 +1,10 @@
 """``Completer``: one thread that writes successful outcomes in batches.
 
-Slot threads hand over ``(job, result, duration)`` and go straight on to their next job. The
-completer writes whatever has gathered while its previous write was in flight, in one statement
-(``outcome.complete_many``): under load, batches grow by themselves, as group commit does in a
-database; when idle, a lone completion is written at once.
+Slot threads hand over their successes and go straight on to their next job. The completer
+writes whatever has gathered while its previous write was in flight, in one statement
+(``engine.complete_many``): under load, batches grow by themselves, as group commit does in a
+database; when idle, a lone completion is written at once. A batch is never a shared fate:
+``complete_many`` falls back to one write per job, and each job's fate is its own.
 """
 
 from __future__ import annotations
@@ -11,44 +12,44 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
-from typing import Any
 
+from django.db import DatabaseError
+
+from .. import db, engine
 from ..models import Job
-from . import outcome
-from .dbretry import close_quietly, retrying
+from ..outcome import Recorded, Succeeded
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500
 
-Written = Callable[[Job, Any, float, bool | None], None]
+Item = tuple[Job, Succeeded]
+Written = Callable[[Job, Succeeded, Recorded | DatabaseError | None], None]
 
 
 class Completer:
-    """Write ``submit()``-ted successes in batches, then call ``on_written(job, result,
-    duration_seconds, written)`` for each: ``written`` is False when the lease had been lost,
-    None when the write was given up.
+    """Write ``submit()``-ted successes in batches, then call ``on_written(job, outcome, fate)``
+    for each (see ``Recorder.written``).
 
-    Database outages are retried for up to ``deadline_seconds`` per batch; past that the batch is
-    given up (those jobs' leases expire and rescue requeues them: at-least-once).
+    Lost connections are retried until ``give_up()`` is true; only then is a batch given up
+    (fate None: those leases expire and rescue requeues the jobs, at-least-once).
     """
 
-    def __init__(self, on_written: Written, *, deadline_seconds: float) -> None:
+    def __init__(self, on_written: Written, *, give_up: Callable[[], bool]) -> None:
         self.on_written = on_written
-        self.deadline_seconds = deadline_seconds
-        self._queue: queue.SimpleQueue[tuple[Job, Any, float] | None] = queue.SimpleQueue()
+        self.give_up = give_up
+        self._queue: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="django-jobs-complete", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, job: Job, result: Any, duration_seconds: float) -> None:
-        self._queue.put((job, result, duration_seconds))
+    def submit(self, job: Job, outcome: Succeeded) -> None:
+        self._queue.put((job, outcome))
 
     def stop(self, timeout_seconds: float) -> None:
-        """Write everything submitted so far, then end the thread."""
+        """Write everything submitted so far, then end the thread (waits up to the timeout)."""
         self._queue.put(None)
         self._thread.join(timeout_seconds)
 
@@ -56,14 +57,13 @@ class Completer:
         try:
             stopping = False
             while not stopping:
-                first = self._queue.get()
-                batch, stopping = self._gather(first)
+                batch, stopping = self._gather(self._queue.get())
                 if batch:
                     self._write(batch)
         finally:
-            close_quietly()
+            db.close_quietly()
 
-    def _gather(self, first: tuple[Job, Any, float] | None) -> tuple[list[Any], bool]:
+    def _gather(self, first: Item | None) -> tuple[list[Item], bool]:
         if first is None:
             return [], True
         batch = [first]
@@ -77,21 +77,22 @@ class Completer:
             batch.append(item)
         return batch, False
 
-    def _write(self, batch: list[tuple[Job, Any, float]]) -> None:
+    def _write(self, batch: list[Item]) -> None:
+        completions = [engine.Completion(job, o.result, o.result_json) for job, o in batch]
+        fates: dict[int, Recorded | DatabaseError] = {}
         try:
-            written = retrying(
-                lambda: outcome.complete_many([(job, result) for job, result, _ in batch]),
-                deadline=time.monotonic() + self.deadline_seconds,
+            fates = db.with_reconnect(
+                lambda: engine.complete_many(completions),
                 what=f"recording {len(batch)} completed jobs",
+                give_up=self.give_up,
             )
         except Exception:
             logger.exception(
                 "Could not record %d completed jobs; they will be rescued when their leases "
-                "expire and run again",
-                len(batch),
-            )
-            for job, result, duration in batch:
-                self.on_written(job, result, duration, None)
-            return
-        for job, result, duration in batch:
-            self.on_written(job, result, duration, job.id in written)
+                "expire and run again", len(batch),
+            )  # fmt: skip
+        for job, outcome in batch:
+            try:
+                self.on_written(job, outcome, fates.get(job.id))
+            except Exception:  # a bug here must not lose the rest of the batch
+                logger.exception("Job %s: reporting its completion failed", job.id)

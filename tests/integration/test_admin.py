@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_jobs import dashboard
+from django_jobs.engine import claim
 from django_jobs.models import DeadJob, Job, JobStatus
 from django_jobs.worker import Worker
-from django_jobs.worker.claim import claim
 from tests import tasks
 
 pytestmark = pytest.mark.django_db

@@ -8,10 +8,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from django_jobs import get_status
-from django_jobs.control import cancel, run_now
+from django_jobs.engine import cancel, claim, run_now
 from django_jobs.models import Job, JobStatus
 from django_jobs.worker import Worker
-from django_jobs.worker.claim import claim
 from tests import tasks
 from tests.conftest import wait_for
 from tests.models import Execution

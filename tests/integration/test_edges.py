@@ -5,7 +5,7 @@ from django.dispatch import receiver
 
 import django_jobs
 from django_jobs import InvalidJobOptionsError, ReplayConflictError
-from django_jobs.deadletter import replay
+from django_jobs.engine import replay
 from django_jobs.models import DeadJob, Job, JobStatus
 from django_jobs.signals import job_enqueued, job_started, job_succeeded
 from django_jobs.worker import Worker

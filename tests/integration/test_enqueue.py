@@ -15,8 +15,8 @@ from django_jobs import (
     SerializationError,
     UnknownTaskError,
 )
+from django_jobs.engine import claim
 from django_jobs.models import Job, JobStatus
-from django_jobs.worker.claim import claim
 from tests import tasks
 from tests.models import Order
 

@@ -42,7 +42,7 @@ def test_idle_worker_picks_up_a_new_job_without_polling():
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
-        wait_for(lambda: worker._listener and worker._listener.listening.is_set(), what="LISTEN")
+        wait_for(lambda: worker.listener and worker.listener.listening.is_set(), what="LISTEN")
         job = tasks.add.enqueue(1, 1)
         # The worker polls every 60 s: done within 10 s means the notification woke it.
         wait_for(lambda: Job.objects.filter(id=job.id, status=JobStatus.DONE).exists(), timeout=10)

@@ -10,11 +10,11 @@ from django.db import connection, transaction
 from django.test import override_settings
 from django.urls import reverse
 
+from django_jobs.db import close_quietly
 from django_jobs.models import Job, ScheduleRun
 from django_jobs.scheduler import ledger
 from django_jobs.scheduler.runner import Scheduler
 from django_jobs.scheduler.schedules import Schedule, load_schedules
-from django_jobs.worker.dbretry import close_quietly
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,11 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from django_jobs import JobContext, JobNotFoundError, get_status, job
-from django_jobs.control import cancel
+from django_jobs.engine import cancel, claim
 from django_jobs.exceptions import ConfigurationError
 from django_jobs.models import Job, JobStatus
 from django_jobs.worker import Worker
-from django_jobs.worker.claim import claim
 from tests import tasks
 from tests.conftest import wait_for
 

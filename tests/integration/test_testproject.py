@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from django_jobs import InvalidJobOptionsError, get_status
 from django_jobs.context import JobContext
+from django_jobs.engine import claim
 from django_jobs.models import DeadJob, Job
 from django_jobs.worker import Worker
-from django_jobs.worker.claim import claim
 from testproject.reports import jobs
 from testproject.reports.models import ExportRequest, Subscriber
 from testproject.reports.seed import seed_shop

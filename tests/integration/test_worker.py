@@ -8,10 +8,10 @@ from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
+from django_jobs.engine import claim, start
 from django_jobs.exceptions import PermanentError
 from django_jobs.models import DeadJob, Job, JobStatus
 from django_jobs.worker import Worker
-from django_jobs.worker.claim import claim
 from tests import tasks
 from tests.models import Execution
 
@@ -134,14 +134,17 @@ def test_max_jobs_stops_after_that_many():
     assert Job.objects.filter(status=JobStatus.QUEUED).count() == 3
 
 
-def test_one_claim_takes_a_batch_and_marks_it_running():
+def test_one_claim_takes_a_batch_marks_it_running_and_charges_attempts_only_at_start():
     for i in range(5):
         tasks.record.enqueue(f"k{i}")
     claimed = claim(worker_id="w1", limit=3, lease_seconds=30)
     assert len(claimed) == 3 and len({j.lease_token for j in claimed}) == 1
     rows = Job.objects.filter(status=JobStatus.RUNNING)
     assert sorted(rows.values_list("id", flat=True)) == sorted(j.id for j in claimed)
-    assert set(rows.values_list("worker_id", "attempts")) == {("w1", 1)}
+    assert set(rows.values_list("worker_id", "attempts", "started_at")) == {("w1", 0, None)}
+    assert [job.attempts for job in start(claimed[:2])] == [1, 1]
+    assert start(claimed[:2]) == []  # charged once per claim however often it is asked
+    assert sorted(rows.values_list("attempts", flat=True)) == [0, 1, 1]
 
 
 def test_failing_jobs_do_not_stop_the_worker():

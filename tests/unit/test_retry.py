@@ -4,11 +4,10 @@ import datetime as dt
 import random
 
 import pytest
-from django.test import override_settings
 
 from django_jobs import backoff
-from django_jobs.exceptions import PermanentError, SerializationError
-from django_jobs.retry import next_run_at
+from django_jobs.exceptions import PermanentError, SerializationError, UnknownTaskError
+from django_jobs.retry import Backoff, next_run_at
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -22,14 +21,16 @@ NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
         (5, 3, RuntimeError(), None),  # more than allowed (e.g. rescued) still dead
         (1, 10, PermanentError(), None),
         (1, 10, SerializationError(), None),
+        (1, 10, UnknownTaskError(), None),  # a refused task path never runs again
         (9, 10, ValueError(), 40),  # capped
+        (1, 10, KeyboardInterrupt(), 10),  # any BaseException is an ordinary failure
     ],
 )
-@override_settings(
-    DJANGO_JOBS={"BACKOFF_BASE_SECONDS": 10, "BACKOFF_MAX_SECONDS": 40, "BACKOFF_JITTER": 0}
-)
 def test_next_run_at(attempts, max_attempts, error, delay):
-    got = next_run_at(attempts=attempts, max_attempts=max_attempts, error=error, now=NOW)
+    figures = Backoff(base_seconds=10, max_seconds=40, jitter_ratio=0)
+    got = next_run_at(
+        attempts=attempts, max_attempts=max_attempts, error=error, now=NOW, backoff_figures=figures
+    )
     assert got == (None if delay is None else NOW + dt.timedelta(seconds=delay))
 
 

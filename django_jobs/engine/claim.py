@@ -1,4 +1,9 @@
-"""``claim``: the one place that takes queued jobs for a worker."""
+"""``claim`` takes ready jobs for a worker; ``start`` charges an attempt as each begins.
+
+The two are apart on purpose: a worker claims ahead of its free slots (prefetch) so that claims
+come in batches, but a job that waits in that buffer has not started. If the process dies then,
+rescue gives such a job back without counting an attempt; only a job that began is charged.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from ..models import Job, JobStatus
+from . import sql
 
 # Stands for "now" when the claim query is compiled once and cached; replaced on each call.
 _NOW = datetime(2000, 1, 1, tzinfo=UTC)
@@ -24,33 +30,56 @@ def claim(
     lease_seconds: float,
     queues: Sequence[str] | None = None,
 ) -> list[Job]:
-    """Claim up to ``limit`` ready jobs for ``worker_id``; return them marked running.
+    """Claim up to ``limit`` ready jobs for ``worker_id``; return them marked running, not started.
 
     Ready means queued with ``run_at <= now``, in ``queues`` (all if None), taken in priority
-    (highest first), then run_at, then id order. Each claim counts an attempt, starts a lease of
-    ``lease_seconds`` and gives the batch a new ``lease_token`` that every later write about these
-    jobs must present. One statement, in autocommit or in the caller's transaction.
+    (highest first), then run_at, then id order. Each claimed row gets a lease of
+    ``lease_seconds`` and the batch a new ``lease_token`` that every later write about these
+    jobs must present; ``started_at`` is cleared and ``attempts`` left alone until ``start``.
+    One statement, in autocommit or in the caller's transaction.
     """
     now = timezone.now()
-    alias = router.db_for_write(Job)
-    connection = connections[alias]
-    sql, select_params, now_at = _claim_sql(alias, limit, tuple(queues) if queues else None)
-    ready_before = Job._meta.get_field("run_at").get_db_prep_value(now, connection)
+    alias = sql.alias()
+    statement, select_params, now_at = _claim_sql(alias, limit, tuple(queues) if queues else None)
+    ready_before = sql.prep("run_at", now)
     params = [
         JobStatus.RUNNING,
         worker_id,
-        _prep("lease_token", uuid.uuid4(), connection),
-        _prep("lease_expires_at", now + timedelta(seconds=lease_seconds), connection),
-        _prep("started_at", now, connection),
+        sql.prep("lease_token", uuid.uuid4()),
+        sql.prep("lease_expires_at", now + timedelta(seconds=lease_seconds)),
         *(ready_before if i in now_at else p for i, p in enumerate(select_params)),
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows = sql.execute_returning(statement, params)
     convert = _row_converter(alias)
     jobs = [convert(row) for row in rows]
     jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
     return jobs
+
+
+def start(jobs: Sequence[Job], *, now: datetime | None = None) -> list[Job]:
+    """Charge one attempt to each claimed job of ``jobs`` and stamp its ``started_at``.
+
+    Fenced by each job's lease and guarded by ``started_at IS NULL``, so an attempt is charged
+    once per claim however often this is called. Returns the jobs whose lease is still held,
+    updated in memory (``attempts``, ``started_at``); the others were rescued meanwhile and
+    must not run. One statement.
+    """
+    if not jobs:
+        return []
+    now = now or timezone.now()
+    where, params = sql.fenced_where(jobs)
+    rows = sql.execute_returning(
+        f"UPDATE {sql.table()} SET attempts = attempts + 1, started_at = %s "
+        f"WHERE {where} AND started_at IS NULL RETURNING id, attempts",
+        [sql.prep("started_at", now), *params],
+    )
+    attempts = dict(rows)
+    started = []
+    for job in jobs:
+        if job.id in attempts:
+            job.attempts, job.started_at = attempts[job.id], now
+            started.append(job)
+    return started
 
 
 @functools.lru_cache(maxsize=64)
@@ -93,17 +122,12 @@ def _claim_sql(
         where = f"id IN ({select_sql}) AND status = %s"
         params.append(JobStatus.QUEUED)
     columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in Job._meta.concrete_fields)
-    sql = (
+    statement = (
         f"UPDATE {connection.ops.quote_name(str(Job._meta.db_table))} SET status = %s, "
-        "attempts = attempts + 1, worker_id = %s, lease_token = %s, lease_expires_at = %s, "
-        f"started_at = %s WHERE {where} RETURNING {columns}"
+        "worker_id = %s, lease_token = %s, lease_expires_at = %s, started_at = NULL "
+        f"WHERE {where} RETURNING {columns}"
     )
-    return sql, params, now_at
-
-
-def _prep(name: str, value: object, connection: Any) -> object:
-    field: Any = Job._meta.get_field(name)
-    return field.get_db_prep_save(value, connection)
+    return statement, params, now_at
 
 
 @functools.lru_cache(maxsize=8)

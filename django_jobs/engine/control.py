@@ -1,18 +1,21 @@
-"""Steer queued jobs from outside a worker: ``cancel`` them, or make them ``run_now``.
+"""Steer jobs from outside a worker: ``cancel``, ``run_now``; and ``set_progress`` from inside.
 
-Both are one UPDATE guarded by ``status = 'queued'`` in its WHERE clause, so a job a worker has
-already claimed is left alone: the guard, not a lock, decides who wins, and the loser learns so
-from the count it gets back.
+Each is one UPDATE guarded in its WHERE clause (``status = 'queued'``, or the running attempt's
+lease), so a job that changed state meanwhile is left alone: the guard, not a lock, decides who
+wins, and the loser learns so from the count it gets back. Two callers at the same instant change
+a job once between them.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .models import Job, JobStatus
+from ..models import Job, JobStatus
+from . import sql
 
 
 def _ids(jobs: QuerySet[Job] | Iterable[Job | int]) -> QuerySet[Job]:
@@ -43,5 +46,17 @@ def run_now(jobs: QuerySet[Job] | Iterable[Job | int]) -> int:
     already come keep it, so they keep their place in the queue; jobs in other states are left
     as they are. Safe to repeat.
     """
-    now = timezone.now()
+    now = sql.clock()
     return _ids(jobs).filter(status=JobStatus.QUEUED, run_at__gt=now).update(run_at=now)
+
+
+def set_progress(job_id: int, lease_token: uuid.UUID | None, percent: float, message: str) -> bool:
+    """Record ``percent`` done and ``message`` on running job ``job_id``; return whether written.
+
+    Fenced to the attempt holding ``lease_token``: False, writing nothing, once it is lost.
+    The caller validates ``percent`` (0..100) and shortens ``message`` (255 characters).
+    """
+    updated = Job.objects.filter(
+        id=job_id, status=JobStatus.RUNNING, lease_token=lease_token
+    ).update(progress_percent=float(percent), progress_message=message)
+    return bool(updated)

@@ -1,0 +1,143 @@
+"""Database plumbing shared by the worker and the scheduler: reconnects, connection hygiene.
+
+Nothing here knows about jobs. ``with_reconnect`` repeats a call through connection loss;
+``outage_delay`` paces loops that poll the database while it is away; the rest keeps a thread's
+connection usable between jobs whatever task code did to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
+
+from .backoff import exponential
+
+logger = logging.getLogger(__name__)
+
+#: Errors that mean "the connection or the server is gone", not "this statement is wrong".
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+def with_reconnect[T](
+    call: Callable[[], T],
+    *,
+    what: str,
+    give_up: Callable[[], bool] = lambda: False,
+    max_delay_seconds: float = 1.0,
+) -> T:
+    """Return ``call()``, repeating it after transient database errors until it succeeds.
+
+    Before each new try the thread's broken connection is closed, so the next one reconnects;
+    tries are spaced 0.05 s doubling up to ``max_delay_seconds``. Once ``give_up()`` returns
+    True the last error is raised instead. Errors that are not transient are raised at once.
+    ``call`` must be safe to repeat: a fenced UPDATE, or a whole transaction.
+    """
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except TRANSIENT_ERRORS as exc:
+            attempt += 1
+            close_quietly()
+            if give_up():
+                raise
+            delay = exponential(attempt, base_seconds=0.05, max_seconds=max_delay_seconds)
+            if attempt == 1 or attempt % 20 == 0:
+                logger.warning("Database unavailable while %s (%s); trying again", what, exc)
+            time.sleep(delay)
+
+
+def before(deadline: float) -> Callable[[], bool]:
+    """Return a ``give_up`` for ``with_reconnect``: true once ``time.monotonic()`` passes it."""
+    return lambda: time.monotonic() >= deadline
+
+
+def outage_delay(failures: int, who: str, exc: BaseException) -> float:
+    """Drop this thread's connection and return the wait before try ``failures`` (seconds).
+
+    For loops that poll the database (the worker's claims, the scheduler's passes): 0.1 s
+    doubling up to 10 s, logged once per failure with ``who`` ("Worker w1") and the error.
+    """
+    close_quietly()
+    delay = exponential(failures, base_seconds=0.1, max_seconds=10.0)
+    logger.warning("%s cannot reach the database (%s); trying again in %.1fs", who, exc, delay)
+    return delay
+
+
+def drop_unusable_connection() -> None:
+    """Close this thread's connection if a ``SELECT 1`` shows it dead, so the next query reconnects.
+
+    One round trip; the worker calls it only after database trouble, a pause, or a task that met a
+    database error, not per job. A connection found healthy has its error flag cleared.
+    """
+    if connection.connection is None:
+        return
+    if connection.is_usable():
+        connection.errors_occurred = False
+    else:
+        close_quietly()
+
+
+def close_quietly() -> None:
+    """Close this thread's connection, ignoring errors from a connection already broken."""
+    with contextlib.suppress(*TRANSIENT_ERRORS):
+        connection.close()
+
+
+def open_transaction(alias: str = DEFAULT_DB_ALIAS) -> str | None:
+    """Return how this thread's connection was left mid-transaction, or None if it is clean.
+
+    Clean means: no ``atomic()`` block open and autocommit on. Reads only Django's own state
+    (no query), so it costs nothing per job.
+    """
+    wrapper = connections[alias]
+    if wrapper.in_atomic_block:
+        return "inside an atomic() block that was never exited"
+    if wrapper.connection is not None and not wrapper.autocommit:
+        return "with autocommit turned off"
+    return None
+
+
+def discard_connection(alias: str = DEFAULT_DB_ALIAS) -> None:
+    """Throw this thread's connection away, rolling back whatever it left uncommitted.
+
+    Closing the socket makes PostgreSQL roll the open transaction back and release its locks.
+    Django's wrapper keeps transaction state of its own (atomic blocks, savepoints) that
+    ``close()`` deliberately preserves inside a transaction, so the wrapper is dropped too: the
+    next query in this thread builds a fresh one.
+    """
+    wrapper = connections[alias]
+    if wrapper.connection is not None:
+        with contextlib.suppress(Exception):
+            wrapper.connection.close()
+    wrapper.connection = None
+    del connections[alias]
+
+
+def backend_pid(alias: str = DEFAULT_DB_ALIAS) -> int | None:
+    """Return the PostgreSQL backend pid of this thread's connection, or None (not connected, or
+    not PostgreSQL)."""
+    wrapper = connections[alias]
+    if wrapper.vendor != "postgresql" or wrapper.connection is None:
+        return None
+    try:
+        return int(wrapper.connection.info.backend_pid)
+    except Exception:  # a broken connection: nothing to cancel on it later
+        return None
+
+
+def cancel_backend(pid: int) -> bool:
+    """Cancel the statement PostgreSQL backend ``pid`` is running (``pg_cancel_backend``).
+
+    For a task stuck on a lock past its timeout: the statement fails with ``QueryCanceled``
+    and the task's thread gets control back. Runs on this thread's connection; returns whether
+    a signal was sent. PostgreSQL only.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_cancel_backend(%s)", [pid])
+        row = cursor.fetchone()
+    return bool(row and row[0])

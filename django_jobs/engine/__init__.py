@@ -1,0 +1,52 @@
+"""The engine: every write of a job's state, lease and dead letter, and nothing else.
+
+Each transition is one named function, fenced or guarded in its WHERE clause; nothing outside
+this package writes ``Job.status``, ``Job.lease_*`` or ``DeadJob`` rows (``tests/unit/
+test_architecture.py`` holds the tree to that). The shape follows Oban's engine (fetch, complete,
+error, discard, cancel, prune side by side) and Procrastinate's ``JobManager``.
+
+=============  ========================  ======================================================
+transition     from -> to                guard
+=============  ========================  ======================================================
+insert         (new) -> queued           the idempotency key's partial unique index
+claim          queued -> running         ready, SKIP LOCKED; new lease token, not yet started
+start          running (attempt +1)      lease token, ``started_at IS NULL``
+heartbeat      running (lease renewed)   lease token
+complete       running -> done           lease token
+fail           running -> queued | dead  lease token (rescue: and lease expired)
+release        running -> queued         lease token, ``started_at IS NULL`` (no attempt used)
+rescue         running -> queued | dead  expired lease, SKIP LOCKED; ``release`` or ``fail``
+cancel         queued -> cancelled       ``status = 'queued'``
+run_now        queued (run_at = now)     ``status = 'queued'``
+set_progress   running (progress)        lease token
+replay         dead -> queued (new job)  the dead row's lock, ``replayed_job_id IS NULL``
+prune          done|cancelled -> (gone)  status and ``finished_at``
+=============  ========================  ======================================================
+"""
+
+from .claim import claim, start
+from .complete import Completion, complete, complete_many
+from .control import cancel, run_now, set_progress
+from .fail import dead_letter, fail
+from .lease import RescueReport, heartbeat, release, rescue
+from .prune import prune
+from .replay import replay
+
+__all__ = [
+    "Completion",
+    "RescueReport",
+    "cancel",
+    "claim",
+    "complete",
+    "complete_many",
+    "dead_letter",
+    "fail",
+    "heartbeat",
+    "prune",
+    "release",
+    "replay",
+    "rescue",
+    "run_now",
+    "set_progress",
+    "start",
+]

@@ -1,0 +1,57 @@
+"""Outcomes as values: what running a job produced, and what the engine wrote about it.
+
+River's executor returns a small value describing the new state and hands it to its completer;
+django-jobs does the same, so no part of the worker compares strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .failure import Failure
+    from .models import DeadJob
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Succeeded:
+    """The task returned ``result``; ``result_json`` is its storable JSON text (None for None)."""
+
+    result: Any
+    result_json: str | None
+    duration_seconds: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Failed:
+    """The attempt failed with ``error``: raised by the task, or found by the worker."""
+
+    error: BaseException
+    duration_seconds: float
+
+
+Outcome = Succeeded | Failed
+
+
+class Recorded(enum.Enum):
+    """What the engine wrote for a job's attempt."""
+
+    DONE = "done"
+    RETRIED = "retried"  # queued again for its next attempt
+    DEAD = "dead-lettered"
+    RELEASED = "released"  # given back unstarted, no attempt charged
+    LOST = "lost"  # the lease was no longer held: nothing was written
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FailRecord:
+    """What ``engine.fail`` did: ``recorded`` is RETRIED (with ``run_at``), DEAD (with
+    ``dead_job``) or LOST; ``failure`` is what was (or would have been) recorded."""
+
+    recorded: Recorded
+    failure: Failure
+    run_at: datetime | None = None
+    dead_job: DeadJob | None = None

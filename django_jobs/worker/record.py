@@ -1,0 +1,144 @@
+"""``Recorder``: write each outcome through the engine, through outages, then log and signal it.
+
+One place for what a worker says about a job: the log lines (``django_jobs.worker.record``,
+with ``job_id`` and ``worker_id`` in ``extra``) and the signals, sent only once the outcome is
+written. Successes go to the batching completer; failures are written here, by the thread that
+has them, so a slot does not take its next job before its last one is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.db import DatabaseError
+
+from .. import db, engine
+from ..exceptions import ResultStorageError
+from ..models import DeadJob, Job
+from ..outcome import FailRecord, Recorded, Succeeded
+from ..signals import job_dead_lettered, job_failed, job_started, job_succeeded, send_from_worker
+from .shared import Health, Held
+
+logger = logging.getLogger(__name__)
+
+
+def _extra(job: Job, **more: Any) -> dict[str, Any]:
+    return {"job_id": job.id, "worker_id": job.worker_id, "task": job.task_path, **more}
+
+
+class Recorder:
+    """Record outcomes for the worker whose leases are ``held``.
+
+    Writes are repeated through lost connections until they succeed or ``give_up()`` turns
+    true (the worker's shutdown grace is over): fenced writes are safe to repeat, and an
+    outcome given up early would make a healthy job run twice. A write the database refuses
+    for another reason is logged and the job forgotten: its lease expires and rescue takes it.
+    """
+
+    def __init__(self, held: Held, health: Health, give_up: Callable[[], bool]) -> None:
+        self.held = held
+        self.health = health
+        self.give_up = give_up
+
+    def started(self, job: Job) -> None:
+        """Log and signal that ``job`` is about to run (its attempt is charged already)."""
+        logger.info(
+            "Job %s %s started (attempt %d/%d)",
+            job.id, job.task_path, job.attempts, job.max_attempts, extra=_extra(job),
+        )  # fmt: skip
+        send_from_worker(job_started, sender=Job, job=job, worker_id=job.worker_id)
+
+    def fail(self, job: Job, error: BaseException, duration_seconds: float) -> Recorded | None:
+        """Write the failure of ``job``'s attempt; return what was written, None if nothing
+        could be (logged)."""
+        try:
+            record = db.with_reconnect(
+                lambda: engine.fail(job, error),
+                what=f"recording the failure of job {job.id}",
+                give_up=self.give_up,
+            )
+        except Exception:
+            self.health.report_trouble()
+            logger.exception(
+                "Job %s: could not record its failure (%s); rescue will take it back when its "
+                "lease expires", job.id, type(error).__name__, extra=_extra(job),
+            )  # fmt: skip
+            self.held.drop([job])
+            return None
+        self.held.drop([job])
+        self.report_failure(job, error, record, duration_seconds)
+        return record.recorded
+
+    def report_failure(
+        self, job: Job, error: BaseException, record: FailRecord, duration_seconds: float
+    ) -> None:
+        """Log a written failure and send ``job_failed`` (and ``job_dead_lettered``)."""
+        extra = _extra(job, duration=duration_seconds)
+        failure = record.failure
+        if record.recorded is Recorded.LOST:
+            self.report_lost(job)
+            return
+        if record.recorded is Recorded.DEAD:
+            logger.error(
+                "Job %s %s failed in %.3fs on attempt %d/%d and was dead-lettered: %s: %s",
+                job.id, job.task_path, duration_seconds, job.attempts, job.max_attempts,
+                failure.exception_class, failure.message, extra=extra,
+            )  # fmt: skip
+        else:
+            assert record.run_at is not None
+            logger.warning(
+                "Job %s %s failed in %.3fs on attempt %d/%d, retry at %s: %s: %s",
+                job.id, job.task_path, duration_seconds, job.attempts, job.max_attempts,
+                record.run_at.isoformat(), failure.exception_class, failure.message, extra=extra,
+            )  # fmt: skip
+        send_from_worker(
+            job_failed,
+            sender=Job,
+            job=job,
+            error=error,
+            will_retry=record.recorded is Recorded.RETRIED,
+            duration_seconds=duration_seconds,
+        )
+        if record.dead_job is not None:
+            self.report_dead(job, record.dead_job)
+
+    @staticmethod
+    def report_dead(job: Job, dead_job: DeadJob) -> None:
+        """Send ``job_dead_lettered`` for ``job``, now ``dead_job``."""
+        send_from_worker(job_dead_lettered, sender=Job, job=job, dead_job=dead_job)
+
+    def written(self, job: Job, outcome: Succeeded, fate: Recorded | DatabaseError | None) -> None:
+        """Finish a success the completer wrote: ``fate`` is DONE, LOST, the error that refused
+        the row (the job then fails with ``ResultStorageError``), or None (given up)."""
+        if isinstance(fate, DatabaseError):
+            error = ResultStorageError(f"The database refused to store the result: {fate}")
+            error.__cause__ = fate
+            self.fail(job, error, outcome.duration_seconds)
+            return
+        self.held.drop([job])
+        if fate is None:
+            self.health.report_trouble()
+        elif fate is Recorded.LOST:
+            self.report_lost(job)
+        else:
+            logger.info(
+                "Job %s %s done in %.3fs (attempt %d)",
+                job.id, job.task_path, outcome.duration_seconds, job.attempts,
+                extra=_extra(job, duration=outcome.duration_seconds),
+            )  # fmt: skip
+            send_from_worker(
+                job_succeeded,
+                sender=Job,
+                job=job,
+                result=outcome.result,
+                duration_seconds=outcome.duration_seconds,
+            )
+
+    @staticmethod
+    def report_lost(job: Job) -> None:
+        logger.warning(
+            "Job %s %s: lease lost before its outcome was written; the outcome was discarded",
+            job.id, job.task_path, extra=_extra(job),
+        )  # fmt: skip

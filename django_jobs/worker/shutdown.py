@@ -1,0 +1,74 @@
+"""Shutdown: stop claiming, give back what never started, let running jobs finish, account for
+the rest.
+
+The order matters. Prefetched jobs go back first (``engine.release``: no attempt charged), so
+other workers can take them during the grace period. Running jobs then get up to
+``grace_seconds`` to finish, their timeouts still enforced and their leases still renewed. A
+job still running after that is failed with ``WorkerStoppedError`` (it used an attempt, and the
+one retry-or-dead-letter decision applies), so a job that always outlasts the grace period is
+not retried forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from .. import db, engine
+from ..exceptions import WorkerStoppedError
+from ..models import Job
+from .record import Recorder
+from .shared import Held
+from .slots import Pool
+from .timeouts import Timeouts
+
+logger = logging.getLogger(__name__)
+
+
+def release_unstarted(jobs: list[Job], held: Held, worker_id: str) -> None:
+    """Give claimed jobs that never started back to the queue, no attempt charged."""
+    if not jobs:
+        return
+    try:
+        released = db.with_reconnect(
+            lambda: engine.release(jobs),
+            what="releasing prefetched jobs",
+            give_up=db.before(time.monotonic() + 10),
+        )
+        logger.info("Worker %s released %d prefetched jobs", worker_id, released)
+    except Exception:
+        logger.exception("Could not release prefetched jobs; rescue will requeue them")
+    held.drop(jobs)
+
+
+def drain(
+    pool: Pool,
+    timeouts: Timeouts,
+    *,
+    grace_seconds: float,
+    wake: threading.Event,
+) -> None:
+    """Wait up to ``grace_seconds`` for the busy slots to finish, enforcing timeouts meanwhile."""
+    pool.stop()
+    deadline = time.monotonic() + grace_seconds
+    while pool.busy() and time.monotonic() < deadline:
+        wake.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+        wake.clear()
+        timeouts.enforce()
+
+
+def fail_unfinished(pool: Pool, recorder: Recorder, grace_seconds: float) -> list[Job]:
+    """Fail the jobs still running after the grace period with ``WorkerStoppedError``."""
+    unfinished = []
+    for slot in pool.busy():
+        job = slot.abandon()
+        if job is None:
+            continue
+        unfinished.append(job)
+        error = WorkerStoppedError(
+            f"Job {job.id} was still running when worker {job.worker_id} stopped after its "
+            f"{grace_seconds:.0f}s shutdown grace period."
+        )
+        recorder.fail(job, error, grace_seconds)
+    return unfinished
