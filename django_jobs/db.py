@@ -12,7 +12,15 @@ import logging
 import time
 from collections.abc import Callable
 
-from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    router,
+)
+from django.db.models import Model
 
 from .backoff import exponential
 
@@ -116,6 +124,17 @@ def discard_connection(alias: str = DEFAULT_DB_ALIAS) -> None:
             wrapper.connection.close()
     wrapper.connection = None
     del connections[alias]
+
+
+def missing_tables(models: list[type[Model]]) -> list[str]:
+    """Return the tables of ``models`` that do not exist in their database (unmigrated).
+
+    Raises the transient errors when the database cannot be reached: not knowing is not missing.
+    """
+    wrapper = connections[router.db_for_write(models[0])]
+    with wrapper.cursor() as cursor:
+        existing = set(wrapper.introspection.table_names(cursor))
+    return [m._meta.db_table for m in models if m._meta.db_table not in existing]
 
 
 def backend_pid(alias: str = DEFAULT_DB_ALIAS) -> int | None:

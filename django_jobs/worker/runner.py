@@ -1,18 +1,12 @@
-"""``Worker``: the loop behind ``manage.py runworker``.
+"""``Worker``: the loop behind ``manage.py runworker``; its parts are listed in ``worker/``.
 
-The main thread claims jobs into a small buffer, charges an attempt to each as a slot frees
-(``engine.start``) and hands it over; it also enforces timeouts and replaces dead slots. The
-parts, each in its module: ``slots`` (the threads that run jobs), ``execute`` (one job's task),
-``record`` (writing and reporting outcomes), ``completer`` (batched success writes),
-``heartbeat`` (lease renewal and rescue), ``timeouts``, ``shutdown``, and ``listen`` (wake-ups
-on PostgreSQL's NOTIFY). After ``concurrency`` timed-out jobs (threads that could not be
-stopped) the worker stops claiming, drains and exits with ``EXIT_RECYCLE``, so its supervisor
-starts a fresh process.
+The main thread claims jobs into a small buffer, starts one for each idle slot, enforces
+timeouts and replaces dead slots. After ``concurrency`` timed-out jobs (threads that could not
+be stopped) it stops claiming, drains and exits with ``EXIT_RECYCLE`` for a fresh process.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import math
 import os
@@ -22,7 +16,7 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from .. import db, engine
+from .. import db
 from ..conf import jobs_settings
 from ..engine import RescueReport
 from ..models import Job
@@ -30,17 +24,17 @@ from ..outcome import Failed
 from . import listen, shutdown
 from .completer import Completer
 from .execute import execute
+from .feed import Feed
 from .heartbeat import Heartbeat
 from .memory import rss_bytes
 from .record import Recorder
 from .shared import Health, Held
+from .shutdown import EXIT_OK
 from .slots import Pool, Slot
 from .timeouts import Timeouts
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK = 0
-EXIT_ABANDONED = 1
 EXIT_RECYCLE = 3
 
 
@@ -100,14 +94,18 @@ class Worker:
             jobs_settings.SHUTDOWN_GRACE_SECONDS if grace_seconds is None else grace_seconds
         )
         self.lease_seconds = float(jobs_settings.LEASE_SECONDS)
-        self.started_count = 0
         self.abandoned: list[Job] = []
         self.exit_code = EXIT_OK
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._give_up_at = math.inf  # outcome writes stop trying through outages after this
-        self._buffer: collections.deque[Job] = collections.deque()
         self.held = Held()
+        self.feed = Feed(
+            self.held,
+            worker_id=self.worker_id,
+            lease_seconds=self.lease_seconds,
+            queues=self.queues,
+        )
         self.health = Health()
         self.recorder = Recorder(self.held, self.health, self._giving_up)
         self.completer = Completer(self.recorder.written, give_up=self._giving_up)
@@ -147,6 +145,11 @@ class Worker:
         """Return the jobs whose lease this worker holds now (buffered or running)."""
         return self.held.snapshot()
 
+    @property
+    def started_count(self) -> int:
+        """How many jobs this worker has started."""
+        return self.feed.started_count
+
     def _giving_up(self) -> bool:
         return time.monotonic() >= self._give_up_at
 
@@ -179,15 +182,14 @@ class Worker:
                 return
             busy = len(self.held) > 0  # read before claiming: see the burst check below
             try:
-                claimed = self._claim()
-                started = self._start()
+                fed = self._feed_slots()
                 failures = 0
             except db.TRANSIENT_ERRORS as exc:
                 failures += 1
                 self.health.report_trouble()
                 self._stop.wait(db.outage_delay(failures, f"Worker {self.worker_id}", exc))
                 continue
-            if claimed or started:
+            if fed:
                 continue
             # A job running during the claim may have been requeued for a retry since: exit only
             # if nothing was held before a claim that found nothing.
@@ -197,46 +199,14 @@ class Worker:
             self._wake.wait(self._idle_seconds())
             self._wake.clear()
 
-    def _claim(self) -> int:
-        """Fill the buffer when it cannot feed every idle slot; return how many were claimed."""
-        if len(self._buffer) >= len(self.pool.idle()) and self._buffer:
-            return 0
+    def _feed_slots(self) -> int:
+        """Claim and start what the free slots and the prefetch room allow; return the count."""
         room = self.concurrency + self.prefetch - len(self.held)
         if self.max_jobs is not None:
-            room = min(room, self.max_jobs - self.started_count - len(self._buffer))
-        if room <= 0:
-            return 0
-        claimed = engine.claim(
-            worker_id=self.worker_id,
-            limit=room,
-            lease_seconds=self.lease_seconds,
-            queues=self.queues,
-        )
-        self.held.add(claimed)
-        self._buffer.extend(claimed)
-        return len(claimed)
-
-    def _start(self) -> int:
-        """Charge an attempt to buffered jobs for the idle slots and hand them over."""
+            room = min(room, self.max_jobs - self.feed.started_count - len(self.feed))
         idle = self.pool.idle()
-        count = min(len(idle), len(self._buffer))
-        if not count:
-            return 0
-        jobs = [self._buffer.popleft() for _ in range(count)]
-        try:
-            started = engine.start(jobs)
-        except BaseException:
-            self._buffer.extendleft(reversed(jobs))  # not started: try again
-            raise
-        lost = [job for job in jobs if job not in started]
-        if lost:
-            self.held.drop(lost)
-            logger.warning("Worker %s: jobs %s were rescued before they started",
-                           self.worker_id, [job.id for job in lost])  # fmt: skip
-        for slot, job in zip(idle, started, strict=False):
-            slot.hand(job)
-        self.started_count += len(started)
-        return len(jobs)
+        claimed = self.feed.claim(room=room, idle=len(idle))
+        return claimed + self.feed.start(idle)
 
     def _run_job(self, slot: Slot, job: Job) -> None:
         # Runs in the slot's thread.
@@ -261,7 +231,7 @@ class Worker:
         self._wake.set()  # requeued jobs may be ready now
 
     def _ran_all(self) -> bool:
-        if self.max_jobs is None or self.started_count < self.max_jobs or self.held:
+        if self.max_jobs is None or self.feed.started_count < self.max_jobs or self.held:
             return False
         logger.info("Worker %s ran its %d jobs", self.worker_id, self.max_jobs)
         return True
@@ -288,20 +258,11 @@ class Worker:
     def _shut_down(self) -> int:
         if self.listener is not None:
             self.listener.stop()
-        unstarted = list(self._buffer)
-        self._buffer.clear()
-        shutdown.release_unstarted(unstarted, self.held, self.worker_id)
+        shutdown.release_unstarted(self.feed.take_all(), self.held, self.worker_id)
         shutdown.drain(self.pool, self.timeouts, grace_seconds=self.grace_seconds, wake=self._wake)
         # Past the grace period, outcome writes get a few more seconds through an outage.
         self._give_up_at = time.monotonic() + 10.0
         self.abandoned = shutdown.fail_unfinished(self.pool, self.recorder, self.grace_seconds)
         self.completer.stop(timeout_seconds=15.0)
         self.heartbeat.stop()
-        if not self.abandoned:
-            logger.info("Worker %s stopped cleanly", self.worker_id)
-            return EXIT_OK
-        logger.warning(
-            "Worker %s: %d jobs still running after %.0fs grace were failed (WorkerStoppedError)",
-            self.worker_id, len(self.abandoned), self.grace_seconds,
-        )  # fmt: skip
-        return EXIT_ABANDONED
+        return shutdown.report(self.worker_id, self.abandoned, self.grace_seconds)

@@ -25,6 +25,9 @@ from .timeouts import Timeouts
 
 logger = logging.getLogger(__name__)
 
+EXIT_OK = 0
+EXIT_ABANDONED = 1
+
 
 def release_unstarted(jobs: list[Job], held: Held, worker_id: str) -> None:
     """Give claimed jobs that never started back to the queue, no attempt charged."""
@@ -72,3 +75,16 @@ def fail_unfinished(pool: Pool, recorder: Recorder, grace_seconds: float) -> lis
         )
         recorder.fail(job, error, grace_seconds)
     return unfinished
+
+
+def report(worker_id: str, abandoned: list[Job], grace_seconds: float) -> int:
+    """Log how the worker stopped; return ``EXIT_OK``, or ``EXIT_ABANDONED`` if jobs were cut
+    off."""
+    if not abandoned:
+        logger.info("Worker %s stopped cleanly", worker_id)
+        return EXIT_OK
+    logger.warning(
+        "Worker %s: %d jobs still running after %.0fs grace were failed (WorkerStoppedError)",
+        worker_id, len(abandoned), grace_seconds,
+    )  # fmt: skip
+    return EXIT_ABANDONED

@@ -58,3 +58,14 @@ def test_a_signal_to_the_whole_process_group_drains_the_children(start_worker):
     assert "exiting now" not in out
     job.refresh_from_db()
     assert job.status == JobStatus.DONE
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("command", ["runworker", "runscheduler"])
+def test_unmigrated_database_says_to_run_migrate_and_exits(start_command, tmp_path, command):
+    empty = tmp_path / "empty.sqlite3"
+    process = start_command(command, "--burst" if command == "runworker" else "-v1",
+                            DATABASE_URL=f"sqlite:///{empty}")  # fmt: skip
+    code, out = process.finish(timeout=60)
+    assert code != 0
+    assert "manage.py migrate" in out and "django_jobs_job" in out, out[-2000:]

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from django_jobs.management.logging import configure_command_logging
+from django_jobs.management.preflight import require_migrated
 from django_jobs.scheduler.runner import Scheduler
 
 
@@ -25,6 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         configure_command_logging(options["verbosity"])
+        require_migrated()
         # The system checks (run before handle) have already refused bad schedules.
         scheduler = Scheduler(scheduler_id=options["scheduler_id"])
         install_signal_handlers(scheduler)

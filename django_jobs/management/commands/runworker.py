@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_jobs.conf import jobs_settings
 from django_jobs.management.logging import configure_command_logging
+from django_jobs.management.preflight import require_migrated
 from django_jobs.scheduler.runner import Scheduler
 from django_jobs.worker import Worker
 from django_jobs.worker.supervisor import Supervisor
@@ -98,6 +99,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         configure_command_logging(options["verbosity"])
+        require_migrated()
         allowed = jobs_settings.QUEUES
         unknown = sorted(set(options["queues"] or []) - set(allowed or options["queues"] or []))
         if unknown:
