@@ -12,13 +12,19 @@ import random
 from datetime import datetime, timedelta
 
 from . import backoff
-from .exceptions import PermanentError, SerializationError, UnknownTaskError
+from .exceptions import (
+    PermanentError,
+    ResultStorageError,
+    SerializationError,
+    UnknownTaskError,
+)
 
 #: Errors a new attempt cannot fix: the job is dead-lettered at once.
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
     PermanentError,  # the task said so
     SerializationError,  # its result cannot be stored; the same input gives the same result
     UnknownTaskError,  # the row names no registered task; nothing was run
+    ResultStorageError,  # the database refused the result; the same input gives the same result
 )
 
 

@@ -75,6 +75,16 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 def encode_result(job: Job, result: Any) -> str | None:
     """Return ``result`` as JSON text that PostgreSQL's jsonb accepts, or None for None.
 
@@ -86,7 +96,8 @@ def encode_result(job: Job, result: Any) -> str | None:
         return None
     try:
         text = json.dumps(result, allow_nan=False, ensure_ascii=False)
-        if "\x00" in text:
+        # json.dumps writes NUL as the escape \u0000, which jsonb refuses; look only if it may.
+        if "\\u0000" in text and _holds_nul(result):
             raise ValueError("it holds a NUL character (\\x00), which PostgreSQL cannot store")
         text.encode("utf-8")  # lone surrogates cannot be encoded, nor stored
     except (TypeError, ValueError, RecursionError) as exc:
