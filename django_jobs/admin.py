@@ -1,6 +1,6 @@
 """Admin for jobs and dead jobs: inspect, cancel, run now, replay; and the queue dashboard.
 
-Rows change only through the named functions in ``control`` and ``deadletter``, offered as admin
+Rows change only through the named functions of ``django_jobs.engine``, offered as admin
 actions (POSTs under the admin's CSRF protection), each behind its own permission:
 ``django_jobs.cancel_job``, ``django_jobs.run_now_job`` and ``django_jobs.replay_deadjob``. Looking
 needs the models' view permissions. The change form is read-only.

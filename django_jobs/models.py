@@ -3,8 +3,8 @@
 A ``Job`` row is one persisted run of a task. It is ``queued`` until a worker claims it, ``running``
 while a worker holds its lease, then ``done``; or it is ``cancelled`` before it ran. A job that used
 its last attempt (or raised ``PermanentError``) leaves this table: it becomes a ``DeadJob`` row that
-keeps its original id in ``job_id``. Only the named functions in ``django_jobs.worker`` and
-``django_jobs.deadletter`` change ``status``.
+keeps its original id in ``job_id``. Only the functions of ``django_jobs.engine`` change
+``status``, the lease fields or ``DeadJob`` rows.
 """
 
 from __future__ import annotations
