@@ -4,7 +4,6 @@ import datetime as dt
 import random
 
 import pytest
-from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -158,26 +157,3 @@ def test_failing_jobs_do_not_stop_the_worker():
     assert Worker(burst=True, concurrency=3).run() == 0
     assert sorted(Execution.objects.values_list("key", flat=True)) == sorted(keys)
     assert not Job.objects.live().exists()
-
-
-@pytest.mark.postgres
-def test_claim_query_is_an_index_scan_over_ready_rows_only():
-    now = timezone.now()
-    done = [
-        Job(task_path="tests.tasks.add", status=JobStatus.DONE, run_at=now, finished_at=now)
-        for _ in range(30_000)
-    ]
-    Job.objects.bulk_create(done, batch_size=5_000)
-    for i in range(20):
-        tasks.add.enqueue(i, i)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE django_jobs_job")
-    queryset = (
-        Job.objects.ready(now + dt.timedelta(seconds=1))
-        .order_by("-priority", "run_at", "id")
-        .select_for_update(skip_locked=True)[:10]
-    )
-    with transaction.atomic():
-        plan = queryset.explain()
-    assert "django_jobs_job_ready_idx" in plan, plan
-    assert "Seq Scan" not in plan, plan
