@@ -92,7 +92,7 @@ def test_validate_task_refuses_context_task_without_context_argument():
 def test_bad_options_are_refused_when_the_backend_is_built():
     with pytest.raises(compat.InvalidTaskBackend, match="MAX_ATEMPTS"):
         JobsBackend("typo", {"OPTIONS": {"MAX_ATEMPTS": 3}})
-    with pytest.raises(compat.InvalidTaskBackend, match="max_attempts must be an integer >= 1"):
+    with pytest.raises(compat.InvalidTaskBackend, match="max_attempts must be an integer in 1..2147483647"):
         JobsBackend("zero", {"OPTIONS": {"MAX_ATTEMPTS": 0}})
     with pytest.raises(compat.InvalidTaskBackend, match="timeout_seconds"):
         JobsBackend("neg", {"OPTIONS": {"TIMEOUT_SECONDS": -1}})
@@ -123,7 +123,7 @@ def test_check_reports_queues_django_jobs_refuses():
     assert backend().check() == []
     with override_settings(DJANGO_JOBS={"QUEUES": ["default"]}):
         errors = backend().check()
-    assert [e.id for e in errors] == ["django_jobs.E102"] and "mail" in errors[0].msg
+    assert [e.id for e in errors] == ["django_jobs.E202"] and "mail" in errors[0].msg
 
 
 def test_manage_py_check_runs_the_backend_checks(monkeypatch):
@@ -132,11 +132,11 @@ def test_manage_py_check_runs_the_backend_checks(monkeypatch):
     monkeypatch.delitem(sys.modules, "django_tasks.checks", raising=False)
     assert check_tasks_backends() == []
     with override_settings(DJANGO_JOBS={"QUEUES": ["default"]}):
-        assert [e.id for e in check_tasks_backends()] == ["django_jobs.E102"]
+        assert [e.id for e in check_tasks_backends()] == ["django_jobs.E202"]
     bad = {"default": {"BACKEND": "django_jobs.backends.JobsBackend", "OPTIONS": {"RETRIES": 3}}}
     with override_settings(TASKS=bad):
         errors = check_tasks_backends()
-    assert [e.id for e in errors] == ["django_jobs.E103"] and "RETRIES" in errors[0].msg
+    assert [e.id for e in errors] == ["django_jobs.E203"] and "RETRIES" in errors[0].msg
 
 
 # Enqueue ----------------------------------------------------------------------------------------
