@@ -308,12 +308,13 @@ def encode_json(
 ) -> str:
     """Return ``value`` as JSON text that PostgreSQL's ``jsonb`` accepts, or raise.
 
-    The text is compact UTF-8-ready JSON: no NaN or infinity, no NUL character (``\\u0000``, which
-    ``jsonb`` refuses) and no lone surrogate, in values or dict keys at any depth. ``what`` names
-    the value in messages without its article (e.g. ``"result of task app.jobs.f"``); ``max_bytes`` is the largest
-    size allowed, counted as UTF-8 bytes of the text (``None``: no limit), and ``limit_name`` the
-    setting that sets it, for the message (e.g. ``RESULT_LIMIT_NAME``). Raises
-    ``SerializationError`` saying what was wrong and where, before anything is written.
+    The text is compact UTF-8-ready JSON: no NaN or infinity, no NUL character (``\\u0000``,
+    which ``jsonb`` refuses) and no lone surrogate, in values or dict keys at any depth. ``what``
+    names the value in messages, without its article (e.g. ``"result of task app.jobs.f"``);
+    ``max_bytes`` is the largest size allowed, counted as UTF-8 bytes of the text (``None``: no
+    limit), and ``limit_name`` the setting that sets it, for the message (e.g.
+    ``RESULT_LIMIT_NAME``). Raises ``SerializationError`` saying what was wrong and where, before
+    anything is written.
 
     >>> encode_json({"a": [1, "é"]}, what="x", max_bytes=None)
     '{"a":[1,"é"]}'
@@ -380,9 +381,7 @@ def encode_call(
             encode_json(value, what=f"keyword argument {name!r}", max_bytes=None)
         raise
     size = len(args_json.encode()) + len(kwargs_json.encode())
-    check_size(
-        size, what="arguments (args and kwargs)", max_bytes=max_bytes, limit_name=limit_name
-    )
+    check_size(size, what="arguments (args and kwargs)", max_bytes=max_bytes, limit_name=limit_name)
     return args_json, kwargs_json
 
 

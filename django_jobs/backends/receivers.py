@@ -21,7 +21,7 @@ from .. import registry
 from ..exceptions import UnknownTaskError
 from ..models import DeadJob, Job
 from ..signals import job_dead_lettered, job_started, job_succeeded
-from .registration import is_django_task
+from .kind import is_django_task
 
 logger = logging.getLogger(__name__)
 

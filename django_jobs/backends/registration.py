@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import registry
+from .kind import is_django_task
 
 if TYPE_CHECKING:
     from ..models import Job
@@ -21,17 +22,6 @@ KIND = "django.tasks"
 def register() -> None:
     """Make ``django.tasks`` tasks runnable by django-jobs' workers; idempotent."""
     registry.register_task_kind(KIND, is_django_task, make_context)
-
-
-def is_django_task(obj: Any) -> bool:
-    """Return whether ``obj`` is a ``django.tasks`` (or ``django_tasks`` backport) ``Task``.
-
-    Subclasses count: ``django_jobs.backends.JobsTask`` is one. Imports nothing.
-    """
-    return any(
-        cls.__module__.startswith(("django.tasks", "django_tasks")) and cls.__name__ == "Task"
-        for cls in type(obj).__mro__
-    )
 
 
 def make_context(job: Job) -> Any:

@@ -19,7 +19,7 @@ from .. import registry
 from ..exceptions import UnknownTaskError
 from ..models import DeadJob, Job, JobStatus
 from .compat import InvalidTask, Task, TaskError, TaskResult, TaskResultStatus, set_frozen
-from .registration import is_django_task
+from .kind import is_django_task
 
 STATUSES = {
     JobStatus.QUEUED: TaskResultStatus.READY,
