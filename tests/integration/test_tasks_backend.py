@@ -92,7 +92,7 @@ def test_validate_task_refuses_context_task_without_context_argument():
 def test_bad_options_are_refused_when_the_backend_is_built():
     with pytest.raises(compat.InvalidTaskBackend, match="MAX_ATEMPTS"):
         JobsBackend("typo", {"OPTIONS": {"MAX_ATEMPTS": 3}})
-    with pytest.raises(compat.InvalidTaskBackend, match="max_attempts must be an integer in 1..2147483647"):
+    with pytest.raises(compat.InvalidTaskBackend, match=r"max_attempts must be an integer"):
         JobsBackend("zero", {"OPTIONS": {"MAX_ATTEMPTS": 0}})
     with pytest.raises(compat.InvalidTaskBackend, match="timeout_seconds"):
         JobsBackend("neg", {"OPTIONS": {"TIMEOUT_SECONDS": -1}})
