@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import logging
 import sys
+import traceback
 from typing import Any
 
 import pytest
@@ -443,3 +445,34 @@ def test_job_statuses_map_to_result_statuses(status, expected):
     result = result_for_job(job, task=td.add, backend="default")
     assert (result.id, result.status) == ("5", expected)
     assert result.finished_at == (now if result.is_finished else None)
+
+
+def test_djangos_failure_log_carries_the_exception_and_its_traceback(caplog):
+    # Django's task_finished receiver logs sys.exc_info(); it must not be empty for a failure.
+    result = td.always_fails.enqueue("kaput")
+    with caplog.at_level(logging.INFO, logger="django.tasks"):
+        run_worker()
+    (failed,) = [
+        r for r in caplog.records if r.name == "django.tasks" and r.levelno == logging.ERROR
+    ]
+    assert result.id in failed.getMessage() and failed.exc_info is not None
+    logged = "".join(traceback.format_exception(*failed.exc_info))
+    assert "raise RuntimeError(message)" in logged  # the task's own traceback
+    assert "builtins.RuntimeError: kaput" in logged
+
+
+def test_a_rescued_django_task_is_logged_with_its_worker_lost_error(caplog):
+    result = td.record.using(priority=1).enqueue("lost")
+    Job.objects.filter(id=int(result.id)).update(
+        status=JobStatus.RUNNING,
+        attempts=3,
+        max_attempts=3,
+        lease_expires_at=timezone.now() - dt.timedelta(seconds=1),
+    )
+    from django_jobs.worker.lease import rescue
+
+    with caplog.at_level(logging.INFO, logger="django.tasks"):
+        rescue()
+    (failed,) = [r for r in caplog.records if r.name == "django.tasks"]
+    assert failed.levelno == logging.ERROR and failed.exc_info is not None
+    assert "WorkerLostError" in "".join(traceback.format_exception(*failed.exc_info))
