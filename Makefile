@@ -25,6 +25,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy django_jobs
+	$(BIN)/lint-imports
 	DATABASE_URL=$(SQLITE_URL) $(BIN)/python manage.py check --fail-level WARNING
 	DATABASE_URL=$(SQLITE_URL) $(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .enqueue import aenqueue, enqueue, enqueue_many
 from .exceptions import (
     ConfigurationError,
     DjangoJobsError,
@@ -22,7 +21,7 @@ from .exceptions import (
     UnknownTaskError,
     WorkerLostError,
 )
-from .task import Task, job
+from .task import Task, aenqueue, enqueue, enqueue_many, job
 
 if TYPE_CHECKING:
     from .context import JobContext

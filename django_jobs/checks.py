@@ -1,36 +1,47 @@
-"""System checks for the DJANGO_JOBS setting. Ids are stable: django_jobs.E001, W001...
+"""System checks for the DJANGO_JOBS setting, the database routing and the registered tasks.
 
-``manage.py check`` and every worker start run them, so a bad setting fails loudly at deploy time.
+Ids are stable and in ranges per area, listed once in docs/reference/checks.md: settings and
+database E001-E099 (W001-W099), schedules E101-E199 (``scheduler/checks.py``), the
+``django.tasks`` backend E201-E299 (``backends/``), tasks E301-E399. ``manage.py check`` and
+every worker start run them, so a bad setting fails loudly at deploy time. Values are checked by
+the validators of ``django_jobs.validation``, the same ones ``enqueue`` uses, and their message
+is the check's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core import checks
+from django.db import DEFAULT_DB_ALIAS, router
 from django.utils.module_loading import import_string
 
+from . import registry, validation
 from .conf import DEFAULTS, jobs_settings
+from .exceptions import InvalidJobOptionsError
+
+DOCS_HINT = "See docs/reference/settings.md for the defaults and bounds."
 
 
-def _error(id_: str, msg: str, hint: str) -> checks.CheckMessage:
+def _error(id_: str, msg: str, hint: str = DOCS_HINT) -> checks.CheckMessage:
     return checks.Error(msg, hint=hint, id=f"django_jobs.{id_}")
-
-
-def _is_number(value: Any, *, minimum: float, inclusive: bool = True) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return value >= minimum if inclusive else value > minimum
 
 
 @checks.register()
 def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list[Any]:
     """Check every DJANGO_JOBS key for type and range; return the problems found."""
     jobs_settings.reload()
-    user = jobs_settings.user_settings
+    raw = getattr(settings, "DJANGO_JOBS", None)
+    if raw is not None and not isinstance(raw, Mapping):
+        return [
+            _error("E010", f"DJANGO_JOBS must be a dict, got {type(raw).__name__} {raw!r:.80}.",
+                   "e.g. DJANGO_JOBS = {'MAX_ATTEMPTS': 5}; until then the defaults apply.")
+        ]  # fmt: skip
     errors: list[Any] = []
-    unknown = sorted(set(user) - set(DEFAULTS))
+    unknown = sorted(set(jobs_settings.user_settings) - set(DEFAULTS), key=str)
     if unknown:
         errors.append(
             checks.Warning(
@@ -39,36 +50,92 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
                 id="django_jobs.W001",
             )
         )
+    errors.extend(_check_queues())
+    errors.extend(_check_values())
+    errors.extend(_check_durations())
+    errors.extend(_check_status_permission())
+    return errors
+
+
+def _problem(id_: str, name: str, check: Callable[[Any], Any], hint: str = DOCS_HINT) -> list[Any]:
+    # Run one validator on one setting; its message, prefixed with the setting, is the check's.
+    try:
+        check(getattr(jobs_settings, name))
+    except InvalidJobOptionsError as exc:
+        return [_error(id_, f"DJANGO_JOBS['{name}']: {exc}", hint)]
+    return []
+
+
+def _check_queues() -> list[Any]:
     queues = jobs_settings.QUEUES
     if queues is not None and (
         isinstance(queues, str)
         or not isinstance(queues, list | tuple | set | frozenset)
-        or not all(isinstance(q, str) and q for q in queues)
+        or not all(_is_queue_name(q) for q in queues)
     ):
-        errors.append(
-            _error("E001", f"DJANGO_JOBS['QUEUES'] must be None or a list of names, "
-                   f"got {queues!r}.",
+        return [
+            _error("E001", f"DJANGO_JOBS['QUEUES'] must be None or a list of queue names (1-"
+                   f"{validation.QUEUE_MAX_LENGTH} characters), got {queues!r:.80}.",
                    "Use None to allow any queue, or e.g. ['default', 'mail'].")
-        )  # fmt: skip
-    elif queues is not None and jobs_settings.DEFAULT_QUEUE not in queues:
+        ]  # fmt: skip
+    errors = _problem("E002", "DEFAULT_QUEUE", lambda q: validation.check_queue(q, queues),
+                      "Add it to QUEUES or pick one of them.")  # fmt: skip
+    return errors
+
+
+def _is_queue_name(queue: Any) -> bool:
+    try:
+        validation.check_queue_name(queue)
+    except InvalidJobOptionsError:
+        return False
+    return True
+
+
+def _check_values() -> list[Any]:
+    errors = _problem("E003", "DEFAULT_PRIORITY", validation.check_priority, "0 is the default.")
+    errors += _problem("E004", "MAX_ATTEMPTS", validation.check_max_attempts, "1: no retries.")
+    errors += _problem(
+        "E011",
+        "TASK_MODULES",
+        validation.check_module_prefixes,
+        "Leave it empty to run only @job and django.tasks tasks.",
+    )
+    for name in ("MAX_ARGUMENTS_BYTES", "MAX_RESULT_BYTES"):
+        errors += _problem("E012", name, functools.partial(validation.check_max_bytes, name=name))
+    return errors
+
+
+#: Setting -> (largest value in seconds, whether 0 is refused).
+DURATIONS = {
+    "BACKOFF_BASE_SECONDS": (validation.MAX_BACKOFF_SECONDS, False),
+    "BACKOFF_MAX_SECONDS": (validation.MAX_BACKOFF_SECONDS, False),
+    "SHUTDOWN_GRACE_SECONDS": (validation.DAY_SECONDS, False),
+    "POLL_INTERVAL_SECONDS": (3600, True),
+    "LEASE_SECONDS": (validation.DAY_SECONDS, True),
+    "HEARTBEAT_SECONDS": (validation.DAY_SECONDS, True),
+}
+
+
+def _check_durations() -> list[Any]:
+    errors: list[Any] = []
+    for name, (maximum, positive) in DURATIONS.items():
+        errors += _problem(
+            "E006" if positive else "E005",
+            name,
+            functools.partial(
+                validation.check_seconds, name=name, maximum=maximum, positive=positive
+            ),
+        )
+    errors += _problem("E007", "BACKOFF_JITTER", validation.check_jitter,
+                       "0.2 shortens each delay by up to 20%.")  # fmt: skip
+    lease, beat = jobs_settings.LEASE_SECONDS, jobs_settings.HEARTBEAT_SECONDS
+    if not errors and beat * 3 > lease:
         errors.append(
-            _error("E002", f"DJANGO_JOBS['DEFAULT_QUEUE'] {jobs_settings.DEFAULT_QUEUE!r} is "
-                   f"not in QUEUES {sorted(queues)}.", "Add it to QUEUES or pick one of them.")
+            _error("E008", f"DJANGO_JOBS['HEARTBEAT_SECONDS'] ({beat}) must be at most a third of "
+                   f"LEASE_SECONDS ({lease}), or one slow heartbeat lets a healthy job's lease "
+                   "expire and the job run twice.",
+                   "Keep the defaults (10 and 60) or lower HEARTBEAT_SECONDS.")
         )  # fmt: skip
-    priority = jobs_settings.DEFAULT_PRIORITY
-    if isinstance(priority, bool) or not isinstance(priority, int) or not -100 <= priority <= 100:
-        errors.append(
-            _error("E003", f"DJANGO_JOBS['DEFAULT_PRIORITY'] must be an int in -100..100, got "
-                   f"{priority!r}.", "0 is the usual default.")
-        )  # fmt: skip
-    attempts = jobs_settings.MAX_ATTEMPTS
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-        errors.append(
-            _error("E004", f"DJANGO_JOBS['MAX_ATTEMPTS'] must be an int >= 1, got {attempts!r}.",
-                   "1 means no retries.")
-        )  # fmt: skip
-    errors.extend(_check_durations())
-    errors.extend(_check_status_permission())
     return errors
 
 
@@ -89,34 +156,50 @@ def _check_status_permission() -> list[Any]:
     ]  # fmt: skip
 
 
-def _check_durations() -> list[Any]:
-    errors: list[Any] = []
-    for name in ("BACKOFF_BASE_SECONDS", "BACKOFF_MAX_SECONDS", "SHUTDOWN_GRACE_SECONDS"):
-        value = getattr(jobs_settings, name)
-        if not _is_number(value, minimum=0):
+@checks.register(checks.Tags.database)
+def check_database_routing(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list[Any]:
+    """Refuse a router that sends django-jobs' tables to another alias than ``default``.
+
+    The worker claims, heartbeats, rescues and dead-letters on the ``default`` connection, so
+    its tables must live there; django-jobs supports one database alias.
+    """
+    from django.apps import apps
+
+    errors = []
+    for model in apps.get_app_config("django_jobs").get_models():
+        routed = {
+            "reads": router.db_for_read(model) or DEFAULT_DB_ALIAS,
+            "writes": router.db_for_write(model) or DEFAULT_DB_ALIAS,
+        }
+        elsewhere = {what: alias for what, alias in routed.items() if alias != DEFAULT_DB_ALIAS}
+        if elsewhere:
             errors.append(
-                _error("E005", f"DJANGO_JOBS['{name}'] must be a number of seconds >= 0, got "
-                       f"{value!r}.", "See docs/reference/settings.md for the defaults.")
+                _error("E020", f"DATABASE_ROUTERS send {model._meta.label} "
+                       + " and ".join(f"{what} to {alias!r}" for what, alias in elsewhere.items())
+                       + "; django-jobs supports one database alias, 'default', where its "
+                       "worker claims and records jobs.",
+                       "Make your routers return None (or 'default') for the django_jobs app.")
             )  # fmt: skip
-    for name in ("POLL_INTERVAL_SECONDS", "LEASE_SECONDS", "HEARTBEAT_SECONDS"):
-        value = getattr(jobs_settings, name)
-        if not _is_number(value, minimum=0, inclusive=False):
+    return errors
+
+
+@checks.register()
+def check_task_queues(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list[Any]:
+    """Refuse ``@job(queue=...)`` tasks whose queue ``DJANGO_JOBS["QUEUES"]`` does not allow.
+
+    Covers the tasks registered when the checks run: those of every module imported by then
+    (models, admin, and the views that Django's URL checks import).
+    """
+    allowed = jobs_settings.QUEUES
+    if not isinstance(allowed, list | tuple | set | frozenset):
+        return []  # None allows any queue; a bad QUEUES is E001
+    errors = []
+    for path, task in sorted(registry.registered_tasks().items()):
+        queue = getattr(task, "queue", None)
+        if queue is not None and queue not in allowed:
             errors.append(
-                _error("E006", f"DJANGO_JOBS['{name}'] must be a number of seconds > 0, got "
-                       f"{value!r}.", "See docs/reference/settings.md for the defaults.")
+                _error("E301", f"Task {path} has queue {queue!r}, which DJANGO_JOBS['QUEUES'] "
+                       f"{sorted(allowed)} does not allow, so enqueueing it would fail.",
+                       "Add the queue to DJANGO_JOBS['QUEUES'] or fix the @job(queue=...).")
             )  # fmt: skip
-    jitter = jobs_settings.BACKOFF_JITTER
-    if not _is_number(jitter, minimum=0) or jitter > 1:
-        errors.append(
-            _error("E007", f"DJANGO_JOBS['BACKOFF_JITTER'] must be within 0..1, got {jitter!r}.",
-                   "0.2 shortens each delay by up to 20%.")
-        )  # fmt: skip
-    lease, beat = jobs_settings.LEASE_SECONDS, jobs_settings.HEARTBEAT_SECONDS
-    if not errors and beat * 3 > lease:
-        errors.append(
-            _error("E008", f"DJANGO_JOBS['HEARTBEAT_SECONDS'] ({beat}) must be at most a third of "
-                   f"LEASE_SECONDS ({lease}), or one slow heartbeat lets a healthy job's lease "
-                   "expire and the job run twice.",
-                   "Keep the defaults (10 and 60) or lower HEARTBEAT_SECONDS.")
-        )  # fmt: skip
     return errors

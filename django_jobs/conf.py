@@ -7,6 +7,7 @@ by the system checks in ``django_jobs.checks``; this module only looks them up.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +38,13 @@ DEFAULTS: dict[str, Any] = {
     "STATUS_PERMISSION": "django_jobs.permissions.staff_only",
     # Recurring jobs: name -> {"task": ..., "cron": ..., ...}; see docs/reference/settings.md.
     "SCHEDULES": {},
+    # Modules whose plain (undecorated) module-level functions may run as tasks: "app.jobs"
+    # allows app.jobs and app.jobs.*. Empty: only @job and django.tasks tasks run.
+    "TASK_MODULES": (),
+    # The largest call (args and kwargs as JSON, UTF-8) and the largest result a job may have,
+    # in bytes; None for no limit. 1 MiB keeps a claim of 10 jobs and an admin page light.
+    "MAX_ARGUMENTS_BYTES": 1024 * 1024,
+    "MAX_RESULT_BYTES": 1024 * 1024,
 }
 
 
@@ -51,7 +59,13 @@ class JobsSettings:
 
     @property
     def user_settings(self) -> dict[str, Any]:
-        return dict(getattr(settings, "DJANGO_JOBS", None) or {})
+        """Return ``settings.DJANGO_JOBS`` as a dict; ``{}`` when unset or not a dict.
+
+        A ``DJANGO_JOBS`` that is not a dict is reported by the check django_jobs.E010; until it
+        is fixed the defaults apply, so nothing crashes before the check can say so.
+        """
+        raw = getattr(settings, "DJANGO_JOBS", None)
+        return dict(raw) if isinstance(raw, Mapping) else {}
 
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:

@@ -1,23 +1,30 @@
-"""``@job``: a module-level function with job defaults, enqueued with ``.enqueue()``.
+"""``@job``: a module-level function registered as a task, enqueued with ``.enqueue()``.
 
 The shape follows ``django.tasks.Task``: a frozen object that ``using()`` copies with other options.
+``enqueue(task, ...)`` and ``enqueue_many`` take a task, its function, or its dotted path; they
+live here, above ``django_jobs.enqueue`` (which validates and inserts), so neither module imports
+the other's caller.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, overload
 
 from asgiref.sync import sync_to_async
 
 from . import registry
-from .enqueue import (
+from .enqueue import enqueue_calls, enqueue_job
+from .exceptions import InvalidJobOptionsError, InvalidTaskError, UnknownTaskError
+from .validation import (
+    check_idempotency_key,
     check_max_attempts,
     check_priority,
-    check_timeout,
-    enqueue_job,
+    check_queue_name,
+    check_timeout_seconds,
     resolve_run_at,
 )
 
@@ -45,8 +52,19 @@ class Task:
 
     @property
     def path(self) -> str:
-        """The dotted path workers import this task by. Raises ``InvalidTaskError`` if none."""
-        return registry.task_path(self.func)
+        """The dotted path workers look this task up by.
+
+        Raises ``InvalidTaskError`` if the function cannot be imported back by its path, or is
+        not a registered task (see ``django_jobs.registry``).
+        """
+        path = registry.task_path(self.func)
+        try:
+            found = registry.load(path)
+        except UnknownTaskError as exc:
+            raise InvalidTaskError(str(exc)) from None
+        if getattr(found, "func", found) is not self.func:
+            raise InvalidTaskError(f"{path} names another task than this one. {_HOW}")
+        return path
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)
@@ -65,14 +83,15 @@ class Task:
         """Return a copy with the given options replaced; ``delay`` is seconds or a timedelta.
 
         Raises ``InvalidJobOptionsError`` for both ``run_at`` and ``delay``, or a bad value.
+        Whether ``queue`` is in ``DJANGO_JOBS["QUEUES"]`` is checked at enqueue time.
         """
         changes: dict[str, Any] = {
             "run_at": resolve_run_at(run_at, delay),
-            "priority": priority,
-            "queue": queue,
-            "idempotency_key": idempotency_key,
-            "max_attempts": max_attempts,
-            "timeout_seconds": timeout_seconds,
+            "priority": None if priority is None else check_priority(priority),
+            "queue": None if queue is None else check_queue_name(queue),
+            "idempotency_key": check_idempotency_key(idempotency_key),
+            "max_attempts": None if max_attempts is None else check_max_attempts(max_attempts),
+            "timeout_seconds": check_timeout_seconds(timeout_seconds),
         }
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -99,6 +118,9 @@ class Task:
         return await sync_to_async(self.enqueue)(*args, **kwargs)
 
 
+_HOW = registry.HOW_TO_REGISTER
+
+
 @overload
 def job(func: Callable[..., Any], /) -> Task: ...
 @overload
@@ -120,19 +142,24 @@ def job(
     timeout_seconds: float | None = None,
     takes_context: bool = False,
 ) -> Task | Callable[[Callable[..., Any]], Task]:
-    """Mark a module-level function as a task: ``@job`` or ``@job(queue="mail", priority=10)``.
+    """Register a module-level function as a task: ``@job`` or ``@job(queue="mail", priority=10)``.
 
-    Options are checked at decoration time (``InvalidJobOptionsError``); queue membership in
-    ``DJANGO_JOBS["QUEUES"]`` is checked at enqueue time, when settings are surely loaded.
+    Options are checked at decoration time (``InvalidJobOptionsError``); whether ``queue`` is in
+    ``DJANGO_JOBS["QUEUES"]`` is checked by ``manage.py check`` (django_jobs.E301) and at
+    enqueue time. The task is registered under its dotted path, the one its jobs store; a
+    function that is not at a module's top level is not registered, and enqueueing it raises
+    ``InvalidTaskError``.
     """
+    if queue is not None:
+        check_queue_name(queue)
+    if priority is not None:
+        check_priority(priority)
+    if max_attempts is not None:
+        check_max_attempts(max_attempts)
+    check_timeout_seconds(timeout_seconds)
 
     def decorate(f: Callable[..., Any]) -> Task:
-        if priority is not None:
-            check_priority(priority)
-        if max_attempts is not None:
-            check_max_attempts(max_attempts)
-        check_timeout(timeout_seconds)
-        return Task(
+        task = Task(
             func=f,
             queue=queue,
             priority=priority,
@@ -140,6 +167,10 @@ def job(
             timeout_seconds=timeout_seconds,
             takes_context=takes_context,
         )
+        # A nested or __main__ function is not registered: callable here, refused at enqueue.
+        with contextlib.suppress(InvalidTaskError):
+            registry.register(registry.module_level_path(f), task)
+        return task
 
     return decorate(func) if func is not None else decorate
 
@@ -147,16 +178,65 @@ def job(
 def as_task(obj: Any) -> Task:
     """Return ``obj`` as a ``Task``: a ``Task`` itself, a function, or a dotted path to either.
 
-    Raises ``UnknownTaskError`` for a path that does not import, ``InvalidTaskError`` for a callable
-    that is not a module-level function.
+    Raises ``UnknownTaskError`` for a path that names no registered task, ``InvalidTaskError``
+    for a callable that is not a module-level, registered task (see ``django_jobs.registry``).
     """
     if isinstance(obj, Task):
         return obj
     if isinstance(obj, str):
-        from django.utils.module_loading import import_string
-
-        registry.resolve(obj)  # raises UnknownTaskError with advice
-        found = import_string(obj)
+        found = registry.load(obj)
+        _refuse_other_kinds(found)
         return found if isinstance(found, Task) else Task(func=found)
-    registry.task_path(obj)  # raises InvalidTaskError with advice
-    return Task(func=obj)
+    _refuse_other_kinds(obj)
+    path = registry.task_path(obj)  # raises InvalidTaskError with advice
+    try:
+        found = registry.load(path)
+    except UnknownTaskError as exc:
+        raise InvalidTaskError(str(exc)) from None
+    return found if isinstance(found, Task) else Task(func=found)
+
+
+def _refuse_other_kinds(obj: Any) -> None:
+    kind = registry.kind_of(obj)
+    if kind is not None:
+        raise InvalidTaskError(
+            f"{obj!r:.80} is a {kind.name} task: enqueue it through its own API "
+            "(task.enqueue(...)), so that its backend, options and results apply."
+        )
+
+
+def enqueue(task: Any, *args: Any, **kwargs: Any) -> Job:
+    """Enqueue ``task(*args, **kwargs)`` with its defaults and return the saved ``Job``.
+
+    ``task`` is an ``@django_jobs.job`` task, a plain function that ``DJANGO_JOBS["TASK_MODULES"]``
+    allows, or the dotted path of either. For other options (``run_at``, ``priority``...) use
+    ``task.using(...).enqueue(...)``. Runs one INSERT on the default database in the caller's
+    transaction, if any. Raises ``InvalidTaskError``, ``UnknownTaskError``,
+    ``SerializationError`` or ``InvalidJobOptionsError`` on bad input, having run no SQL.
+    """
+    return as_task(task).enqueue(*args, **kwargs)
+
+
+async def aenqueue(task: Any, *args: Any, **kwargs: Any) -> Job:
+    """Async twin of ``enqueue``; same arguments, result and errors."""
+    return await sync_to_async(enqueue)(task, *args, **kwargs)
+
+
+def enqueue_many(task: Any, calls: Iterable[Sequence[Any] | Mapping[str, Any]]) -> list[int]:
+    """Enqueue one job per item of ``calls`` in few INSERT statements; return the new job ids.
+
+    ``task`` is as for ``enqueue`` (options through ``task.using(...)``, except an idempotency key,
+    which cannot be shared by many jobs). Each item of ``calls`` is a tuple or list of positional
+    arguments, or a dict of keyword arguments. Every item is validated before anything is
+    inserted, all in the caller's transaction (or one of their own), so all jobs commit or none
+    do. ``job_enqueued`` is not sent per job. Raises as ``enqueue`` does, naming the item at fault.
+    """
+    spec = as_task(task)
+    if spec.idempotency_key is not None:
+        raise InvalidJobOptionsError(
+            "enqueue_many cannot share one idempotency_key among many jobs; enqueue those jobs "
+            "one by one."
+        )
+    options = spec.job_options()
+    del options["idempotency_key"]
+    return enqueue_calls(spec.path, calls, **options)

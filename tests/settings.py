@@ -67,6 +67,9 @@ DJANGO_JOBS = {
     "LEASE_SECONDS": 3.0,
     "HEARTBEAT_SECONDS": 0.5,
     "SHUTDOWN_GRACE_SECONDS": 10.0,
+    # Plain functions of this module run as tasks too (tests/plain_tasks.py); elsewhere only
+    # @job and django.tasks tasks do.
+    "TASK_MODULES": ["tests.plain_tasks"],
 }
 
 # Schedules for scheduler subprocesses started by the tests (tests/acceptance), as JSON.

@@ -30,11 +30,11 @@ def check_tasks_backends(app_configs: Iterable[Any] | None = None, **kwargs: Any
     try:
         from .compat import InvalidTaskBackend, task_backends
     except ImportError as exc:
-        return [checks.Error(str(exc), id="django_jobs.E103")]
+        return [checks.Error(str(exc), id="django_jobs.E203")]
     errors: list[Any] = []
     for alias in aliases:
         try:
             errors.extend(task_backends[alias].check())
         except InvalidTaskBackend as exc:
-            errors.append(checks.Error(str(exc), id="django_jobs.E103"))
+            errors.append(checks.Error(str(exc), id="django_jobs.E203"))
     return errors

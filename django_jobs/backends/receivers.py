@@ -12,14 +12,16 @@ return early, before anything of it is imported.
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Any
 
 from django.dispatch import receiver
 
+from .. import registry
+from ..exceptions import UnknownTaskError
 from ..models import DeadJob, Job
 from ..signals import job_dead_lettered, job_started, job_succeeded
+from .kind import is_django_task
 
 logger = logging.getLogger(__name__)
 
@@ -61,20 +63,41 @@ def _send(signal_name: str, job: Job, dead_job: DeadJob | None = None) -> None:
             result = result_for_dead_job(dead_job, task=task, backend=task.backend)
         else:
             result = result_for_job(job, task=task, backend=task.backend)
-        getattr(compat, signal_name).send(sender=sender, task_result=result)
+        signal = getattr(compat, signal_name)
+        if dead_job is None:
+            signal.send(sender=sender, task_result=result)
+        else:
+            _send_failed(signal, sender, result, dead_job)
     except Exception:
         logger.exception("Job %s: a %s receiver failed", job.id, signal_name, extra=extra)
 
 
-@functools.lru_cache(maxsize=1024)
-def _django_task(path: str) -> Any:
-    """Return the ``django.tasks`` task at ``path``, or None for anything else (cached: per job)."""
-    from django.utils.module_loading import import_string
+class RecordedTraceback(Exception):
+    """The traceback a failed attempt recorded, as text: the cause of ``TaskFailedError``."""
 
-    from .. import registry
+    def __str__(self) -> str:
+        return "\n" + str(self.args[0]).rstrip()
 
+
+class TaskFailedError(Exception):
+    """A dead-lettered django task's last failure, raised while ``task_finished`` is sent."""
+
+
+def _send_failed(signal: Any, sender: Any, result: Any, dead_job: DeadJob) -> None:
+    # Django's own task_finished receiver logs sys.exc_info(): Django sends the signal inside
+    # its exception handler (django/tasks/signals.py). Ours comes later, from the stored dead job,
+    # so the failure is raised again here, with the recorded traceback as its cause.
+    failure = TaskFailedError(f"{dead_job.exception_class}: {dead_job.message}")
     try:
-        found = import_string(path)
-    except ImportError:
+        raise failure from RecordedTraceback(dead_job.traceback)
+    except TaskFailedError:
+        signal.send(sender=sender, task_result=result)
+
+
+def _django_task(path: str) -> Any:
+    """Return the ``django.tasks`` task at ``path``, or None for anything else (cached look-up)."""
+    try:
+        found = registry.load(path)
+    except UnknownTaskError:
         return None
-    return found if registry.is_django_task(found) else None
+    return found if is_django_task(found) else None

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.module_loading import import_string
-
 from .. import registry
+from ..exceptions import UnknownTaskError
 from ..models import DeadJob, Job, JobStatus
 from .compat import InvalidTask, Task, TaskError, TaskResult, TaskResultStatus, set_frozen
+from .kind import is_django_task
 
 STATUSES = {
     JobStatus.QUEUED: TaskResultStatus.READY,
@@ -32,12 +32,15 @@ FINISHED = (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
 
 
 def load_task(path: str) -> Task | None:
-    """Return the ``django.tasks`` ``Task`` at dotted ``path``; ``None`` if there is none."""
+    """Return the ``django.tasks`` ``Task`` at dotted ``path``; ``None`` if there is none.
+
+    Looks the path up with ``registry.load`` (cached), so it imports only what a worker would.
+    """
     try:
-        found = import_string(path)
-    except ImportError:
+        found = registry.load(path)
+    except UnknownTaskError:
         return None
-    return found if registry.is_django_task(found) else None
+    return found if is_django_task(found) else None
 
 
 def task_for_row(task: Task, row: Job | DeadJob, *, backend: str | None = None) -> Task:

@@ -11,7 +11,6 @@ is imported, which may be before Django's app registry is ready.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -20,8 +19,9 @@ from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from .. import registry, validation
+from ..exceptions import InvalidJobOptionsError, UnknownTaskError
 from .compat import (
     BaseTaskBackend,
     InvalidTask,
@@ -60,22 +60,24 @@ class JobsTask(Task):
 def check_option(name: str, value: Any) -> str | None:
     """Return what is wrong with option ``name`` (a ``JobsTask`` field) set to ``value``, if any.
 
+    The messages are ``django_jobs.validation``'s, the same as for ``@job`` and ``enqueue``.
+
     >>> check_option("max_attempts", 0)
-    'max_attempts must be an integer >= 1 (1 means no retries), got 0.'
+    'max_attempts must be an integer in 1..2147483647 (1 means no retries), got 0.'
     >>> check_option("timeout_seconds", 2.5) is None
     True
     """
     if value is None:
         return None
-    if name == "max_attempts":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            return f"max_attempts must be an integer >= 1 (1 means no retries), got {value!r}."
-        return None
-    number = not isinstance(value, bool) and isinstance(value, int | float)
-    if name == "timeout_seconds" and not (number and value > 0 and math.isfinite(value)):
-        return f"timeout_seconds must be a number of seconds > 0, got {value!r}."
-    if name != "timeout_seconds" and not (number and value >= 0):
-        return f"{name} must be a number of seconds >= 0, got {value!r}."
+    try:
+        if name == "max_attempts":
+            validation.check_max_attempts(value)
+        elif name == "timeout_seconds":
+            validation.check_timeout_seconds(value)
+        else:
+            validation.check_backoff_seconds(value, name)
+    except InvalidJobOptionsError as exc:
+        return str(exc)
     return None
 
 
@@ -182,7 +184,7 @@ class JobsBackend(BaseTaskBackend):
                 checks.Error(
                     f"TASKS[{self.alias!r}] uses JobsBackend but django_jobs is not installed.",
                     hint="Add 'django_jobs' to INSTALLED_APPS.",
-                    id="django_jobs.E101",
+                    id="django_jobs.E201",
                 )
             )
             return errors
@@ -196,7 +198,7 @@ class JobsBackend(BaseTaskBackend):
                     f"TASKS[{self.alias!r}]['QUEUES'] has {refused}, which DJANGO_JOBS['QUEUES'] "
                     "does not allow, so their tasks could not be enqueued.",
                     hint="Add them to DJANGO_JOBS['QUEUES'], or remove them from TASKS.",
-                    id="django_jobs.E102",
+                    id="django_jobs.E202",
                 )
             )
         return errors
@@ -221,8 +223,8 @@ class JobsBackend(BaseTaskBackend):
         # The worker imports the task by its module path: that must give back this Task (not,
         # say, the bare function under the same name), or its context and signals would be lost.
         try:
-            found = import_string(task.module_path)
-        except ImportError:
+            found = registry.load(task.module_path)
+        except UnknownTaskError:
             found = None
         if getattr(found, "func", None) is not task.func:
             raise InvalidTask(

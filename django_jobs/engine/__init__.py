@@ -24,10 +24,14 @@ prune          done|cancelled -> (gone)  status and ``finished_at``
 =============  ========================  ======================================================
 """
 
+# Eager on purpose: each ``from .x import x`` rebinds the package attribute from the submodule
+# to the function. Modules that must import without the app registry (``enqueue``) import the
+# engine inside their functions.
 from .claim import claim, start
 from .complete import Completion, complete, complete_many
 from .control import cancel, run_now, set_progress
 from .fail import dead_letter, fail
+from .insert import insert_job, insert_jobs
 from .lease import RescueReport, heartbeat, release, rescue
 from .prune import prune
 from .replay import replay
@@ -42,6 +46,8 @@ __all__ = [
     "dead_letter",
     "fail",
     "heartbeat",
+    "insert_job",
+    "insert_jobs",
     "prune",
     "release",
     "replay",

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from .. import registry
 from ..enqueue import enqueue_job
 from ..models import Job, ScheduleRun
 from ..task import Task
@@ -134,8 +134,12 @@ def run_now(schedule: Schedule) -> ScheduleRun:
 
 
 def enqueue_scheduled(schedule: Schedule) -> Job:
-    """Enqueue one job of ``schedule``: its call, its options over the ``@job`` task's own."""
-    found = import_string(schedule.task)
+    """Enqueue one job of ``schedule``: its call, its options over the ``@job`` task's own.
+
+    The task is looked up with ``registry.load``: raises ``UnknownTaskError`` if it is no task
+    (any more), having enqueued nothing.
+    """
+    found = registry.load(schedule.task)
     defaults = found if isinstance(found, Task) else Task(func=found)
     return enqueue_job(
         schedule.task,

@@ -19,15 +19,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadDateError, croniter
 from django.conf import settings
 
+from .. import registry, validation
 from ..conf import jobs_settings
-from ..enqueue import check_json_args, check_json_kwargs, check_priority, check_queue
 from ..exceptions import (
     ConfigurationError,
     InvalidJobOptionsError,
     SerializationError,
     UnknownTaskError,
 )
-from ..registry import resolve
 from . import crontime
 
 #: Ledger names of manual runs end with this; schedule names cannot contain "/".
@@ -37,6 +36,8 @@ MISFIRE_POLICIES = ("skip", "latest")
 MAX_CATCH_UP = 1000
 DEFAULT_MISFIRE = "latest"
 DEFAULT_MISFIRE_GRACE_SECONDS = 60.0
+#: A fire time may be at most a year late and still count as on time.
+MAX_MISFIRE_GRACE_SECONDS = 366 * validation.DAY_SECONDS
 REQUIRED_KEYS = frozenset({"task", "cron"})
 OPTIONAL_KEYS = frozenset(
     {"timezone", "args", "kwargs", "queue", "priority", "misfire", "misfire_grace_seconds"}
@@ -201,10 +202,11 @@ def _task_problem(name: str, spec: Mapping[str, Any]) -> Problem | None:
         return _problem("E105", name, f"task must be a dotted path string, got {task!r:.80}",
                         "e.g. 'app.jobs.cleanup'.")  # fmt: skip
     try:
-        resolve(task)
+        registry.load(task)
     except UnknownTaskError as exc:
-        return _problem("E105", name, f"names an unknown task: {exc}",
-                        "Point 'task' at a module-level function or @job task.")  # fmt: skip
+        return _problem("E105", name, f"names no task: {exc}",
+                        "Point 'task' at a @job task, a django.tasks task, or a function of a "
+                        "module in DJANGO_JOBS['TASK_MODULES'].")  # fmt: skip
     return None
 
 
@@ -229,8 +231,7 @@ def _call_problem(name: str, spec: Mapping[str, Any]) -> Problem | None:
     if not all(isinstance(key, str) for key in kwargs):
         return _problem("E107", name, f"has kwargs with non-str keys {list(kwargs)!r:.80}", hint)
     try:
-        check_json_args(args)
-        check_json_kwargs(kwargs)
+        validation.encode_call(args, kwargs, max_bytes=jobs_settings.MAX_ARGUMENTS_BYTES)
     except SerializationError as exc:
         return _problem("E107", name, f"cannot serialise its call: {exc}", hint)
     return None
@@ -239,9 +240,9 @@ def _call_problem(name: str, spec: Mapping[str, Any]) -> Problem | None:
 def _options_problem(name: str, spec: Mapping[str, Any]) -> Problem | None:
     try:
         if spec.get("queue") is not None:
-            check_queue(spec["queue"])
+            validation.check_queue(spec["queue"], jobs_settings.QUEUES)
         if spec.get("priority") is not None:
-            check_priority(spec["priority"])
+            validation.check_priority(spec["priority"])
     except InvalidJobOptionsError as exc:
         return _problem("E108", name, f"has a bad job option: {exc}",
                         "Leave queue and priority out to use the task's own.")  # fmt: skip
@@ -256,9 +257,12 @@ def _misfire_problem(name: str, spec: Mapping[str, Any]) -> Problem | None:
         return _problem("E109", name, f"has a bad misfire policy {misfire!r:.80}",
                         f"Use 'skip', 'latest' (the default) or an int 1..{MAX_CATCH_UP} to "
                         "catch up on that many missed fire times.")  # fmt: skip
-    if isinstance(grace, bool) or not isinstance(grace, int | float) or not grace > 0:
-        return _problem("E109", name, f"misfire_grace_seconds must be a number > 0, got "
-                        f"{grace!r:.80}", "The default is 60.")  # fmt: skip
+    try:
+        validation.check_seconds(
+            grace, "misfire_grace_seconds", maximum=MAX_MISFIRE_GRACE_SECONDS, positive=True
+        )
+    except InvalidJobOptionsError as exc:
+        return _problem("E109", name, str(exc), "The default is 60.")
     return None
 
 

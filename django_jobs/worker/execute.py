@@ -9,14 +9,13 @@ nothing about the job itself.
 from __future__ import annotations
 
 import inspect
-import json
 import time
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import connection
 
-from .. import db, registry
+from .. import db, registry, validation
 from ..exceptions import OpenTransactionError, SerializationError
 from ..models import Job
 from ..outcome import Failed, Outcome, Succeeded
@@ -75,35 +74,13 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_holds_nul(item) for item in value)
-    return False
-
-
 def encode_result(job: Job, result: Any) -> str | None:
     """Return ``result`` as JSON text that PostgreSQL's jsonb accepts, or None for None.
 
-    Raises ``SerializationError`` for what JSON cannot hold (objects, NaN) and for text jsonb
-    refuses (NUL characters, lone surrogates): the job fails on its own instead of sinking the
-    batch its success would have been written with.
+    Raises ``SerializationError`` for what JSON cannot hold (objects, NaN), for text jsonb
+    refuses (NUL characters, lone surrogates) and past ``MAX_RESULT_BYTES``: the job fails on its
+    own instead of sinking the batch its success would have been written with.
     """
     if result is None:
         return None
-    try:
-        text = json.dumps(result, allow_nan=False, ensure_ascii=False)
-        # json.dumps writes NUL as the escape \u0000, which jsonb refuses; look only if it may.
-        if "\\u0000" in text and _holds_nul(result):
-            raise ValueError("it holds a NUL character (\\x00), which PostgreSQL cannot store")
-        text.encode("utf-8")  # lone surrogates cannot be encoded, nor stored
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise SerializationError(
-            f"Task {job.task_path} returned {type(result).__name__}, which is not "
-            f"JSON-serialisable as its result ({exc}); return plain JSON data (str, int, "
-            "float, bool, None, lists, dicts) or store the object yourself and return its id."
-        ) from exc
-    return text
+    return validation.encode_result(result, task_path=job.task_path)

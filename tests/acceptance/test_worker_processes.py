@@ -14,11 +14,21 @@ from tests.models import Execution
 
 @pytest.mark.postgres
 def test_two_worker_processes_run_2000_jobs_exactly_once(start_worker):
+    workers = [start_worker("--concurrency", "4") for _ in range(2)]
+    # Both must be up before the jobs commit, or on a busy machine the first to finish
+    # importing Django may drain them all before the second claims any.
+    for proc in workers:
+        wait_for(lambda p=proc: " started: " in p.output(), timeout=120, what="worker start")
     with transaction.atomic():
         ids = {tasks.record.enqueue(f"job-{i}").id for i in range(2000)}
-    workers = [start_worker("--burst", "--concurrency", "4") for _ in range(2)]
+    wait_for(
+        lambda: Job.objects.filter(id__in=ids, status=JobStatus.DONE).count() == 2000,
+        timeout=240,
+        what="all 2000 jobs done",
+    )
     for proc in workers:
-        code, out = proc.finish(timeout=240)
+        proc.send_signal(signal.SIGTERM)
+        code, out = proc.finish(timeout=60)
         assert code == 0, out[-3000:]
     assert Job.objects.filter(id__in=ids, status=JobStatus.DONE).count() == 2000
     runs = Execution.objects.values("key").annotate(n=Count("id"))

@@ -1,6 +1,7 @@
 """Enqueue: the INSERT joins the caller's transaction, and bad input inserts nothing."""
 
 import datetime as dt
+import shutil
 import threading
 
 import pytest
@@ -17,7 +18,7 @@ from django_jobs import (
 )
 from django_jobs.engine import claim
 from django_jobs.models import Job, JobStatus
-from tests import tasks
+from tests import plain_tasks, tasks
 from tests.models import Order
 
 
@@ -67,13 +68,42 @@ def test_another_connection_claims_the_job_only_after_commit():
 
 
 @pytest.mark.django_db
-def test_plain_function_and_dotted_path_enqueue():
-    by_func = django_jobs.enqueue(tasks.plain_add, 1, b=2)
-    by_path = django_jobs.enqueue("tests.tasks.plain_add", 3, 4)
+def test_plain_function_of_a_task_module_and_dotted_path_enqueue():
+    by_func = django_jobs.enqueue(plain_tasks.plain_add, 1, b=2)
+    by_path = django_jobs.enqueue("tests.plain_tasks.plain_add", 3, 4)
     by_task_path = django_jobs.enqueue("tests.tasks.send_mail_task", "a@example.com")
-    assert by_func.task_path == by_path.task_path == "tests.tasks.plain_add"
+    assert by_func.task_path == by_path.task_path == "tests.plain_tasks.plain_add"
     assert by_func.kwargs == {"b": 2}
     assert (by_task_path.queue, by_task_path.priority) == ("mail", 10)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("task", "error"),
+    [
+        ("os.system", UnknownTaskError),
+        ("subprocess.getoutput", UnknownTaskError),
+        ("builtins.eval", UnknownTaskError),
+        ("shutil.rmtree", UnknownTaskError),
+        ("django.core.management.call_command", UnknownTaskError),
+        ("tests.tasks.undecorated_add", UnknownTaskError),  # an installed app, but not listed
+        ("tests.plain_tasks.shutil", UnknownTaskError),  # a module, not a function
+        (tasks.undecorated_add, InvalidTaskError),
+        (shutil.rmtree, InvalidTaskError),
+    ],
+)
+def test_anything_but_a_registered_task_is_refused_at_enqueue(task, error):
+    with pytest.raises(error, match="not a registered task") as info:
+        django_jobs.enqueue(task, "touch f")
+    assert "@django_jobs.job" in str(info.value) and "TASK_MODULES" in str(info.value)
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db
+def test_django_task_path_is_refused_by_enqueue_with_advice():
+    pytest.importorskip("django_jobs.backends.compat")
+    with pytest.raises(InvalidTaskError, match="its own API"):
+        django_jobs.enqueue("tests.tasks_django.add", 1, 2)
 
 
 @pytest.mark.django_db
@@ -113,7 +143,11 @@ def nested_function_enqueue():
         ),
         (lambda: tasks.add.using(priority=101).enqueue(1, 2), InvalidJobOptionsError, "-100..100"),
         (lambda: tasks.add.using(priority=-101).enqueue(1, 2), InvalidJobOptionsError, "range"),
-        (lambda: tasks.add.using(max_attempts=0).enqueue(1, 2), InvalidJobOptionsError, ">= 1"),
+        (
+            lambda: tasks.add.using(max_attempts=0).enqueue(1, 2),
+            InvalidJobOptionsError,
+            "1..2147483647",
+        ),
         (
             lambda: tasks.add.using(run_at=timezone.now(), delay=5),
             InvalidJobOptionsError,

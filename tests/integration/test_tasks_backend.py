@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import logging
 import sys
+import traceback
 from typing import Any
 
 import pytest
@@ -92,7 +94,7 @@ def test_validate_task_refuses_context_task_without_context_argument():
 def test_bad_options_are_refused_when_the_backend_is_built():
     with pytest.raises(compat.InvalidTaskBackend, match="MAX_ATEMPTS"):
         JobsBackend("typo", {"OPTIONS": {"MAX_ATEMPTS": 3}})
-    with pytest.raises(compat.InvalidTaskBackend, match="max_attempts must be an integer >= 1"):
+    with pytest.raises(compat.InvalidTaskBackend, match=r"max_attempts must be an integer"):
         JobsBackend("zero", {"OPTIONS": {"MAX_ATTEMPTS": 0}})
     with pytest.raises(compat.InvalidTaskBackend, match="timeout_seconds"):
         JobsBackend("neg", {"OPTIONS": {"TIMEOUT_SECONDS": -1}})
@@ -123,7 +125,7 @@ def test_check_reports_queues_django_jobs_refuses():
     assert backend().check() == []
     with override_settings(DJANGO_JOBS={"QUEUES": ["default"]}):
         errors = backend().check()
-    assert [e.id for e in errors] == ["django_jobs.E102"] and "mail" in errors[0].msg
+    assert [e.id for e in errors] == ["django_jobs.E202"] and "mail" in errors[0].msg
 
 
 def test_manage_py_check_runs_the_backend_checks(monkeypatch):
@@ -132,11 +134,11 @@ def test_manage_py_check_runs_the_backend_checks(monkeypatch):
     monkeypatch.delitem(sys.modules, "django_tasks.checks", raising=False)
     assert check_tasks_backends() == []
     with override_settings(DJANGO_JOBS={"QUEUES": ["default"]}):
-        assert [e.id for e in check_tasks_backends()] == ["django_jobs.E102"]
+        assert [e.id for e in check_tasks_backends()] == ["django_jobs.E202"]
     bad = {"default": {"BACKEND": "django_jobs.backends.JobsBackend", "OPTIONS": {"RETRIES": 3}}}
     with override_settings(TASKS=bad):
         errors = check_tasks_backends()
-    assert [e.id for e in errors] == ["django_jobs.E103"] and "RETRIES" in errors[0].msg
+    assert [e.id for e in errors] == ["django_jobs.E203"] and "RETRIES" in errors[0].msg
 
 
 # Enqueue ----------------------------------------------------------------------------------------
@@ -443,3 +445,43 @@ def test_job_statuses_map_to_result_statuses(status, expected):
     result = result_for_job(job, task=td.add, backend="default")
     assert (result.id, result.status) == ("5", expected)
     assert result.finished_at == (now if result.is_finished else None)
+
+
+def test_djangos_failure_log_carries_the_exception_and_its_traceback(caplog):
+    # Django's task_finished receiver logs sys.exc_info(); it must not be empty for a failure.
+    result = td.always_fails.enqueue("kaput")
+    with caplog.at_level(logging.INFO, logger="django.tasks"):
+        run_worker()
+    (failed,) = [
+        r for r in caplog.records if r.name == "django.tasks" and r.levelno == logging.ERROR
+    ]
+    assert result.id in failed.getMessage() and failed.exc_info is not None
+    logged = "".join(traceback.format_exception(*failed.exc_info))
+    assert "raise RuntimeError(message)" in logged  # the task's own traceback
+    assert "builtins.RuntimeError: kaput" in logged
+
+
+def test_a_rescued_django_task_is_logged_with_its_worker_lost_error(caplog):
+    result = td.record.using(priority=1).enqueue("lost")
+    Job.objects.filter(id=int(result.id)).update(
+        status=JobStatus.RUNNING,
+        attempts=3,
+        max_attempts=3,
+        started_at=timezone.now() - dt.timedelta(seconds=5),
+        lease_expires_at=timezone.now() - dt.timedelta(seconds=1),
+    )
+    from django_jobs.worker.heartbeat import Heartbeat
+    from django_jobs.worker.record import Recorder
+    from django_jobs.worker.shared import Health, Held
+
+    def report(rescued):
+        for job, dead_job in rescued.dead:
+            Recorder.report_dead(job, dead_job)
+
+    heartbeat = Heartbeat(Held(), Health(), worker_id="w", interval_seconds=1, lease_seconds=3,
+                          on_rescued=report)  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="django.tasks"):
+        heartbeat.beat()
+    (failed,) = [r for r in caplog.records if r.name == "django.tasks"]
+    assert failed.levelno == logging.ERROR and failed.exc_info is not None
+    assert "WorkerLostError" in "".join(traceback.format_exception(*failed.exc_info))

@@ -178,13 +178,21 @@ def test_good_schedules_pass_and_load_with_defaults():
         ({"x": {**GOOD, "cron": "@reboot"}}, "E104"),
         ({"x": {**GOOD, "cron": "0 0 30 2 *"}}, "E104"),  # February 30th never comes
         ({"x": {**GOOD, "task": "tests.tasks.no_such_task"}}, "E105"),
+        ({"x": {**GOOD, "task": "os.system", "args": ["touch f"]}}, "E105"),
+        ({"x": {**GOOD, "task": "django.core.management.call_command"}}, "E105"),
+        ({"x": {**GOOD, "task": "tests.tasks.undecorated_add"}}, "E105"),
         ({"x": {**GOOD, "timezone": "Europe/Atlantis"}}, "E106"),
         ({"x": {**GOOD, "args": {"a": 1}}}, "E107"),
         ({"x": {**GOOD, "kwargs": {"when": datetime(2024, 1, 1)}}}, "E107"),
+        ({"x": {**GOOD, "args": ["a\x00b"]}}, "E107"),
+        ({"x": {**GOOD, "kwargs": {"k": ["\ud800"]}}}, "E107"),
+        ({"x": {**GOOD, "args": ["x" * (1024 * 1024 + 1)]}}, "E107"),
         ({"x": {**GOOD, "priority": 500}}, "E108"),
         ({"x": {**GOOD, "misfire": "all"}}, "E109"),
         ({"x": {**GOOD, "misfire": 0}}, "E109"),
         ({"x": {**GOOD, "misfire_grace_seconds": 0}}, "E109"),
+        ({"x": {**GOOD, "misfire_grace_seconds": float("inf")}}, "E109"),
+        ({"x": {**GOOD, "misfire_grace_seconds": float("nan")}}, "E109"),
     ],
 )
 def test_a_bad_schedule_is_a_check_error_with_its_own_id_naming_it(schedules, expected_id):
@@ -192,6 +200,19 @@ def test_a_bad_schedule_is_a_check_error_with_its_own_id_naming_it(schedules, ex
     assert [i for i, _ in found] == [f"django_jobs.{expected_id}"]
     if isinstance(schedules, dict):
         assert repr(next(iter(schedules))) in found[0][1]
+
+
+def test_a_schedule_naming_a_callable_that_is_no_task_says_how_to_register_it():
+    found = check_ids({"x": {**GOOD, "task": "os.system"}})
+    assert "not a registered task" in found[0][1] and "@django_jobs.job" in found[0][1]
+
+
+def test_a_plain_function_may_be_scheduled_only_from_a_task_module():
+    schedules = {"x": {**GOOD, "task": "tests.plain_tasks.plain_add", "args": [1, 2]}}
+    assert [i for i, _ in check_ids(schedules)] == ["django_jobs.E105"]
+    allowed = {"SCHEDULES": schedules, "TASK_MODULES": ["tests.plain_tasks"]}
+    with override_settings(DJANGO_JOBS=allowed):
+        assert check_schedules() == []
 
 
 def test_the_scheduler_refuses_to_start_with_a_bad_expression():

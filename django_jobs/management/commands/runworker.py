@@ -12,9 +12,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_jobs.conf import jobs_settings
+from django_jobs.exceptions import InvalidJobOptionsError
 from django_jobs.management.logging import configure_command_logging
 from django_jobs.management.preflight import require_migrated
 from django_jobs.scheduler.runner import Scheduler
+from django_jobs.validation import check_worker_id
 from django_jobs.worker import Worker
 from django_jobs.worker.supervisor import Supervisor
 
@@ -99,6 +101,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         configure_command_logging(options["verbosity"])
+        if options["worker_id"] is not None:
+            try:
+                check_worker_id(options["worker_id"])
+            except InvalidJobOptionsError as exc:
+                raise CommandError(f"--worker-id: {exc}") from exc
         require_migrated()
         allowed = jobs_settings.QUEUES
         unknown = sorted(set(options["queues"] or []) - set(allowed or options["queues"] or []))
