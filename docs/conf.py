@@ -28,7 +28,7 @@ django.setup()
 
 project = "django-durable-jobs"
 author = "the django-durable-jobs developers"
-copyright = "2026, the django-durable-jobs developers"  # noqa: A001
+copyright = "2026, the django-durable-jobs developers"
 release = django_jobs.__version__
 version = release
 
