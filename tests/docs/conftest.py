@@ -1,3 +1,4 @@
-# The quickstart's project is run in a copy by walkthrough.py, as its reader would run it, never
-# imported into the test process (its modules would register tasks and shadow settings).
-collect_ignore = ["quickstart"]
+# The example projects the pages include (quickstart/, status/) are run in copies, as their readers
+# would run them, never imported into the test process (their modules would register tasks and
+# models and shadow settings).
+collect_ignore = ["quickstart", "status"]
