@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 PG_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/test)
 SQLITE_URL := sqlite:///$(CURDIR)/.sqlite-tests/db.sqlite3
 
-.PHONY: venv demo test test-pg test-sqlite lint bench clean
+.PHONY: venv demo test test-pg test-sqlite lint docs package bench clean
 
 venv: $(BIN)/.installed
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $$(scripts/find-python) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --group dev --group docs --group package -e .
 	@touch $@
 
 # Set up and run the demo site's jobs end to end (SQLite unless DATABASE_URL is set).
@@ -36,14 +36,25 @@ test-sqlite: venv
 	@mkdir -p .sqlite-tests
 	DATABASE_URL=$(SQLITE_URL) SQLITE_TEST_NAME=$(CURDIR)/.sqlite-tests/test.sqlite3 $(BIN)/pytest $(PYTEST_ARGS)
 
-# The whole suite: lint, then PostgreSQL (DATABASE_URL, default the local server), then SQLite.
-test: lint test-pg test-sqlite
+# The documentation site, into docs/_build/html; a warning (a broken link or anchor, a page left out
+# of the table of contents, a bad include) fails the build.
+docs: venv
+	$(BIN)/sphinx-build --fail-on-warning --keep-going --quiet --builder html docs docs/_build/html
+
+# Build the sdist and wheel, check them, install the wheel (from PyPI's packages only) into a fresh
+# virtualenv and run a throwaway project against it from outside the source tree.
+package: venv
+	$(BIN)/python scripts/check_package.py
+
+# The whole suite: lint, the docs and the package, then PostgreSQL (DATABASE_URL, default the local
+# server), then SQLite.
+test: lint docs package test-pg test-sqlite
 
 # django-jobs and django-tasks-db side by side on PostgreSQL (benchmarks/README.md); about 20
 # minutes, BENCH_ARGS=--quick about 6. DATABASE_URL picks the server and database.
 bench: venv
-	@$(BIN)/python -c "import django_tasks_db" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@$(BIN)/python -c "import django_tasks_db" 2>/dev/null || $(BIN)/python -m pip install --quiet --group bench
 	$(BIN)/python benchmarks/compare.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .sqlite-tests testproject/db.sqlite3
+	rm -rf $(VENV) .sqlite-tests testproject/db.sqlite3 docs/_build dist build

@@ -1,7 +1,8 @@
 """The ``django.tasks`` names this backend uses, from Django 6.0+ or the ``django-tasks`` backport.
 
 Django 6.0 ships ``django.tasks``; on Django 5.2 the same API comes from the ``django-tasks``
-package (``pip install "django-jobs[tasks]"``), whose only differences here are two exception names.
+package (``pip install "django-durable-jobs[tasks]"``), whose only differences here are two
+exception names.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ except ImportError:
     except ImportError as exc:
         raise ImportError(
             "django_jobs.backends.JobsBackend needs django.tasks: use Django 6.0 or later, or "
-            'install the backport on Django 5.2 with pip install "django-jobs[tasks]".'
+            'install the backport on Django 5.2 with pip install "django-durable-jobs[tasks]".'
         ) from exc
 
 __all__ = [

@@ -25,7 +25,7 @@ def needs_chromium() -> pytest.MarkDecorator:
 
         missing = "" if CHROMIUM.exists() else f"{CHROMIUM} not found; apt-get install chromium"
     except ImportError:
-        missing = "playwright is not installed; pip install -e '.[dev]'"
+        missing = "playwright is not installed; pip install --group dev -e ."
     if missing and os.environ.get("DJANGO_JOBS_REQUIRE_BROWSER"):
         # CI sets this: there a missing browser is a broken set-up, not a reason to skip.
         raise RuntimeError(f"browser tests are required here, but {missing}")

@@ -1,0 +1,58 @@
+"""Every code block of the tutorial and how-tos is run by a test, or counted here as not yet.
+
+A block is covered when it includes a file of an example project that a test runs
+(``{literalinclude}``; tests/docs/test_quickstart.py and test_howto_status.py check the files and
+run the projects), or, in the quickstart, when it is one of the commands walkthrough.py runs or
+the output it checks. The rest are counted per page below: a page with more uncovered blocks than
+its count fails (put the new code in an example project and include it), and so does one with
+fewer (lower its count). Shell lines for systemd, Kubernetes and the like stay counted: no test
+here can run them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .pages import DOCS, page_blocks
+from .test_quickstart import NOT_WALKED
+from .walkthrough import COMMANDS
+
+UNCOVERED = {
+    "tutorial/quickstart.md": 0,
+    "howto/admin.md": 2,
+    "howto/dead-letters.md": 3,
+    "howto/deploying-workers.md": 9,
+    "howto/django-tasks.md": 12,
+    "howto/recurring-jobs.md": 7,
+    "howto/status-and-progress.md": 2,
+}
+QUICKSTART_OUTPUTS = ("json", "text")
+
+
+def uncovered(page: str) -> list[str]:
+    """The first lines of the blocks of ``page`` that no test runs."""
+    found = []
+    for block in page_blocks(page):
+        if block.include_path:
+            continue
+        lines = {line.strip() for line in block.body.splitlines() if line.strip()}
+        if page.startswith("tutorial/") and (
+            block.info in QUICKSTART_OUTPUTS or lines <= set(COMMANDS) | set(NOT_WALKED)
+        ):
+            continue
+        found.append(block.body.splitlines()[0])
+    return found
+
+
+def test_every_tutorial_and_how_to_page_is_counted():
+    pages = {str(path.relative_to(DOCS)) for path in DOCS.glob("tutorial/*.md")}
+    pages |= {str(path.relative_to(DOCS)) for path in DOCS.glob("howto/*.md")}
+    assert pages == set(UNCOVERED)
+
+
+@pytest.mark.parametrize("page", sorted(UNCOVERED))
+def test_no_page_gains_a_code_block_that_no_test_runs(page):
+    blocks = uncovered(page)
+    assert len(blocks) == UNCOVERED[page], (
+        f"{page} has {len(blocks)} code blocks no test runs, counted {UNCOVERED[page]}: {blocks}"
+    )

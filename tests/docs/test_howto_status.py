@@ -1,0 +1,47 @@
+"""The status how-to's example project works as the page says: its files are the page's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .pages import DOCS, page_blocks
+
+PAGE = "howto/status-and-progress.md"
+PROJECT = Path(__file__).resolve().parent / "status"
+
+
+def test_every_file_and_marker_the_status_how_to_includes_exists():
+    included = [block for block in page_blocks(PAGE) if block.include_path]
+    assert {Path(block.include_path).name for block in included} >= {
+        "models.py",
+        "jobs.py",
+        "views.py",
+        "urls.py",
+        "permissions.py",
+        "export.html",
+    }
+    for block in included:
+        source = (DOCS / "howto" / block.include_path).resolve()
+        assert source.is_file() and source.is_relative_to(PROJECT), source
+        marker = block.option("start-after")
+        assert marker is None or marker in source.read_text(), (marker, source)
+
+
+def test_the_status_example_refuses_strangers_and_reports_progress_to_its_owner(tmp_path):
+    project = tmp_path / "status"
+    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, "check.py"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
