@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 from ..admin import EstimatedCountPaginator
 from ..models import DeadJob, Job, ScheduleRun
 from . import ledger
-from .schedules import RUN_NOW_SUFFIX, Schedule, load_schedules
+from .schedules import MANUAL_SUFFIX, Schedule, load_schedules
 
 RUN_NOW_PERMISSION = "django_jobs.add_schedulerun"
 
@@ -69,7 +69,7 @@ def schedule_states(schedules: dict[str, Schedule], now: datetime) -> list[Sched
 def _state(schedule: Schedule, now: datetime) -> ScheduleState:
     zone = schedule.zone
     last = _newest(schedule.name)
-    made = [_newest(schedule.name, with_job=True), _newest(schedule.run_now_name)]
+    made = [_newest(schedule.name, with_job=True), _newest(schedule.manual_name)]
     last_job = max((run for run in made if run is not None), key=lambda run: run.fire_at,
                    default=None)  # fmt: skip
     last_fire = "-"
@@ -81,7 +81,7 @@ def _state(schedule: Schedule, now: datetime) -> ScheduleState:
         last_fire=last_fire,
         last_job_id=last_job.job_id if last_job else None,
         last_job_status=job_status(last_job.job_id) if last_job and last_job.job_id else "",
-        last_job_manual=bool(last_job and last_job.schedule.endswith(RUN_NOW_SUFFIX)),
+        last_job_manual=bool(last_job and last_job.schedule.endswith(MANUAL_SUFFIX)),
     )
 
 
@@ -108,7 +108,7 @@ class DeclaredScheduleFilter(admin.SimpleListFilter):
         name = self.value()
         if not name:
             return queryset
-        return queryset.filter(schedule__in=[name, name + RUN_NOW_SUFFIX])
+        return queryset.filter(schedule__in=[name, name + MANUAL_SUFFIX])
 
 
 @admin.register(ScheduleRun)
@@ -163,7 +163,7 @@ class ScheduleRunAdmin(admin.ModelAdmin):
         schedule = load_schedules().get(name)
         if schedule is None:
             raise Http404(f"No schedule named {name!r} in DJANGO_JOBS['SCHEDULES'].")
-        run = ledger.run_now(schedule)
+        run = ledger.fire_now(schedule)
         self.message_user(
             request, f"Schedule {name}: enqueued job {run.job_id} now.", messages.SUCCESS
         )

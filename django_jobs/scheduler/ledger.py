@@ -115,8 +115,8 @@ def fire(schedule: Schedule, fire_at: datetime, *, enqueue: bool = True) -> Sche
     return run
 
 
-def run_now(schedule: Schedule) -> ScheduleRun:
-    """Enqueue ``schedule``'s job at once and record it under its ``run_now_name``.
+def fire_now(schedule: Schedule) -> ScheduleRun:
+    """Enqueue ``schedule``'s job at once and record it under its ``manual_name``.
 
     The row is kept apart from the schedule's fire times, so a manual run never takes the place
     of a cron fire time, and the admin can show it as the schedule's last job. One transaction.
@@ -124,7 +124,7 @@ def run_now(schedule: Schedule) -> ScheduleRun:
     with transaction.atomic():
         job = enqueue_scheduled(schedule)
         run = ScheduleRun.objects.create(
-            schedule=schedule.run_now_name, fire_at=job.enqueued_at, job_id=job.id
+            schedule=schedule.manual_name, fire_at=job.enqueued_at, job_id=job.id
         )
     logger.info(
         "Schedule %s run now: job %s", schedule.name, job.id,

@@ -30,7 +30,7 @@ from ..exceptions import (
 from . import crontime
 
 #: Ledger names of manual runs end with this; schedule names cannot contain "/".
-RUN_NOW_SUFFIX = "/run-now"
+MANUAL_SUFFIX = "/run-now"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,149}")
 MISFIRE_POLICIES = ("skip", "latest")
 MAX_CATCH_UP = 1000
@@ -77,9 +77,9 @@ class Schedule:
         return ZoneInfo(self.timezone)
 
     @property
-    def run_now_name(self) -> str:
+    def manual_name(self) -> str:
         """The ledger name of this schedule's manual runs, kept apart from its fire times."""
-        return self.name + RUN_NOW_SUFFIX
+        return self.name + MANUAL_SUFFIX
 
     def next_fire_at(self, after: datetime) -> datetime | None:
         """Return the first fire time strictly after aware ``after`` (UTC), or ``None`` if none."""

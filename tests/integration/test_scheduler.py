@@ -153,7 +153,7 @@ def test_database_now_is_the_servers_clock_and_moves_inside_a_transaction():
 
 def test_run_now_enqueues_at_once_without_using_up_a_fire_time():
     schedule = every_minute()
-    run = ledger.run_now(schedule)
+    run = ledger.fire_now(schedule)
     assert run.schedule == "report/run-now" and Job.objects.filter(id=run.job_id).exists()
     assert ledger.last_fire_times(["report"]) == {}
     # Even a cron fire time at the very same instant still fires.
@@ -166,7 +166,7 @@ def test_prune_keeps_each_schedules_newest_fire_time():
     for hour in range(5):
         ledger.fire(hourly, utc(2024, 5, 1, hour))
     ledger.fire(yearly, utc(2023, 1, 1))
-    ledger.run_now(hourly)
+    ledger.fire_now(hourly)
     assert ledger.prune(utc(2024, 5, 1, 3), ["hourly", "yearly"]) == 3
     assert ledger.last_fire_times(["hourly", "yearly"]) == {
         "hourly": utc(2024, 5, 1, 4),
