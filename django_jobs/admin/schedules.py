@@ -1,4 +1,4 @@
-"""Admin for schedules: each declared schedule with its state, a "run now" button, the ledger.
+"""``ScheduleRunAdmin``: each declared schedule with its state, a "run now" button, the ledger.
 
 Schedules are declared in ``DJANGO_JOBS["SCHEDULES"]``; the admin shows them and never defines
 them. The page is the ``ScheduleRun`` changelist: a table of the schedules (cron, time zone, next
@@ -14,16 +14,16 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from ..admin import EstimatedCountPaginator
 from ..models import DeadJob, Job, ScheduleRun
-from . import ledger
-from .schedules import RUN_NOW_SUFFIX, Schedule, load_schedules
+from ..scheduler import ledger
+from ..scheduler.schedules import RUN_NOW_SUFFIX, Schedule, load_schedules
+from .filters import DeclaredScheduleFilter
+from .paginator import EstimatedCountPaginator
 
 RUN_NOW_PERMISSION = "django_jobs.add_schedulerun"
 
@@ -89,26 +89,6 @@ def _newest(name: str, *, with_job: bool = False) -> ScheduleRun | None:
     # Ordered by the unique index's own columns, so this reads the index backwards and stops.
     runs = ScheduleRun.objects.filter(schedule=name).order_by("-fire_at")
     return (runs.filter(job_id__isnull=False) if with_job else runs).first()
-
-
-class DeclaredScheduleFilter(admin.SimpleListFilter):
-    """Filter the ledger by the schedules declared in settings (plus their manual runs).
-
-    Listing names from the settings, not with ``SELECT DISTINCT`` over the ledger, keeps the page
-    cheap when an every-second schedule has written millions of rows.
-    """
-
-    title = "schedule"
-    parameter_name = "schedule"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(name, name) for name in sorted(load_schedules())]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[ScheduleRun]) -> QuerySet[Any]:
-        name = self.value()
-        if not name:
-            return queryset
-        return queryset.filter(schedule__in=[name, name + RUN_NOW_SUFFIX])
 
 
 @admin.register(ScheduleRun)

@@ -1,0 +1,64 @@
+"""``ReadOnlyAdmin``: what the job and dead-job admins share.
+
+Rows change only through named actions, never through the change form; the lists never count or
+facet the whole table; a number typed in the search box is an id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
+
+from ..models import DeadJob, Job
+from .display import json_block
+from .paginator import EstimatedCountPaginator
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows change only through named actions, never through the change form."""
+
+    show_full_result_count = False
+    # Facet counts would COUNT every finished job for each filter choice.
+    show_facets = admin.ShowFacets.NEVER
+    paginator = EstimatedCountPaginator
+    id_field = "id"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        # A number is a job id: one primary-key probe, where the OR with the text fields would
+        # scan every finished job too.
+        term = search_term.strip()
+        if term.isdigit() and len(term) < 19:
+            return queryset.filter(**{self.id_field: int(term)}), False
+        return super().get_search_results(request, queryset, search_term)
+
+    # Both Job and DeadJob keep the call as args and kwargs.
+    @admin.display(description="args")
+    def args_display(self, obj: Job | DeadJob) -> SafeString:
+        return json_block(obj.args)
+
+    @admin.display(description="kwargs")
+    def kwargs_display(self, obj: Job | DeadJob) -> SafeString:
+        return json_block(obj.kwargs)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def _object_url(self, name: str, obj_id: Any) -> str:
+        opts = self.model._meta
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_{name}", args=[obj_id])
+
+    def _post_view(self, view: Any) -> Any:
+        # admin_view() refuses non-staff users and applies CSRF protection; require_POST turns
+        # a stray GET (a prefetching browser, a crawler) into a 405 instead of a state change.
+        return self.admin_site.admin_view(require_POST(view))
