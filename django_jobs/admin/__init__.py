@@ -7,6 +7,7 @@ ones listed before it, so there is no import circle:
 - ``display``: pure formatting helpers (durations, ``<pre>`` blocks, failed attempts).
 - ``paginator``: the job list's paginator, which takes PostgreSQL's estimate on huge tables.
 - ``filters``: the sidebar filters that list queues, tasks and schedules without a table scan.
+- ``inputs``: ``SafeInputsAdmin``: malformed ids in a URL are a 404, NUL characters are ignored.
 - ``base``: ``ReadOnlyAdmin``, what the job and dead-job admins share (read-only, id search).
 - ``dashboard``: the queue dashboard page; its numbers come from ``django_jobs.dashboard``.
 - ``jobs``, ``deadjobs``, ``schedules``: one ``ModelAdmin`` each, with its actions and pages.

@@ -1,7 +1,8 @@
 """``ReadOnlyAdmin``: what the job and dead-job admins share.
 
 Rows change only through named actions, never through the change form; the lists never count or
-facet the whole table; a number typed in the search box is an id.
+facet the whole table; a number typed in the search box is an id; malformed ids and NUL characters
+in the URL are refused as ``SafeInputsAdmin`` does.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from django.views.decorators.http import require_POST
 
 from ..models import DeadJob, Job
 from .display import json_block
+from .inputs import SafeInputsAdmin
 from .paginator import EstimatedCountPaginator
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(SafeInputsAdmin):
     """Rows change only through named actions, never through the change form."""
 
     show_full_result_count = False

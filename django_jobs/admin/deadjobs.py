@@ -19,6 +19,7 @@ from ..models import DeadJob, Job
 from .base import ReadOnlyAdmin
 from .display import errors_html, pre
 from .filters import QueueFilter
+from .inputs import object_pk
 
 
 @admin.register(DeadJob)
@@ -127,7 +128,7 @@ class DeadJobAdmin(ReadOnlyAdmin):
         """Replay one dead job from its page (POST); needs ``django_jobs.replay_deadjob``."""
         if not self.has_replay_permission(request):
             raise PermissionDenied
-        dead = get_object_or_404(DeadJob, pk=object_id)
+        dead = get_object_or_404(DeadJob, pk=object_pk(DeadJob, object_id))
         jobs = self._replay(request, [dead])
         if jobs and request.user.has_perm("django_jobs.view_job"):
             return HttpResponseRedirect(reverse("admin:django_jobs_job_change", args=[jobs[0].id]))

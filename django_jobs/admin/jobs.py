@@ -19,6 +19,7 @@ from .base import ReadOnlyAdmin
 from .dashboard import dashboard_view
 from .display import errors_html, json_block, short_duration
 from .filters import QueueFilter, TaskFilter
+from .inputs import object_pk
 
 
 @admin.register(Job)
@@ -200,7 +201,7 @@ class JobAdmin(ReadOnlyAdmin):
     def _job_for_action(self, request: HttpRequest, object_id: str, allowed: Any) -> Job:
         if not allowed(request):
             raise PermissionDenied
-        return get_object_or_404(Job, pk=object_id)
+        return get_object_or_404(Job, pk=object_pk(Job, object_id))
 
     def render_change_form(
         self,

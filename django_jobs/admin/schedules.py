@@ -23,6 +23,7 @@ from ..models import DeadJob, Job, ScheduleRun
 from ..scheduler import ledger
 from ..scheduler.schedules import RUN_NOW_SUFFIX, Schedule, load_schedules
 from .filters import DeclaredScheduleFilter
+from .inputs import SafeInputsAdmin
 from .paginator import EstimatedCountPaginator
 
 RUN_NOW_PERMISSION = "django_jobs.add_schedulerun"
@@ -92,7 +93,7 @@ def _newest(name: str, *, with_job: bool = False) -> ScheduleRun | None:
 
 
 @admin.register(ScheduleRun)
-class ScheduleRunAdmin(admin.ModelAdmin):
+class ScheduleRunAdmin(SafeInputsAdmin):
     """The schedules and their ledger; rows are written by the scheduler, never by hand."""
 
     change_list_template = "admin/django_jobs/schedulerun/change_list.html"

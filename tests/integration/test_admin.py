@@ -407,3 +407,73 @@ def test_unfiltered_job_list_of_a_huge_table_shows_the_estimate(admin_client, mo
     assert admin_client.get(JOBS).context["cl"].result_count == 1_234_567
     # Filtered lists are counted exactly.
     assert admin_client.get(JOBS + "?status__exact=queued").context["cl"].result_count == 1
+
+
+# Hostile input ---------------------------------------------------------------------------------
+
+BAD_IDS = ("abc", "1%00", "-", "99999999999999999999")
+
+
+def admin_url_patterns() -> list[tuple[str, str]]:
+    """Return (model name, route) for every URL the django_jobs admins serve."""
+    from django.contrib import admin
+
+    return [
+        (model._meta.model_name, str(pattern.pattern))
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label == "django_jobs"
+        for pattern in model_admin.get_urls()
+    ]
+
+
+def test_every_admin_url_with_a_parameter_answers_404_to_a_malformed_id(admin_client):
+    routes = [(name, route) for name, route in admin_url_patterns() if "<" in route]
+    # Each object view, the three POST-only views and the schedules' run-now view at least.
+    assert len(routes) >= 8, routes
+    for name, route in routes:
+        for bad in BAD_IDS:
+            url = f"/admin/django_jobs/{name}/" + re.sub(r"<[^>]+>", bad, route)
+            for method in (admin_client.get, admin_client.post):
+                response = method(url, follow=True)
+                allowed = (404, 405) if method == admin_client.get else (404,)
+                assert response.status_code in allowed, (method.__name__, url, response)
+
+
+@pytest.mark.parametrize(
+    ("changelist", "parameter"),
+    [
+        (JOBS, "q"), (JOBS, "queue"), (JOBS, "task_path"), (JOBS, "status__exact"),
+        (JOBS, "o"), (JOBS, "p"),
+        (DEAD_JOBS, "q"), (DEAD_JOBS, "queue"), (DEAD_JOBS, "task_path"),
+        (DEAD_JOBS, "task_path__exact"), (DEAD_JOBS, "exception_class"),
+        (DEAD_JOBS, "exception_class__exact"), (DEAD_JOBS, "replayed_at__isempty"),
+        (reverse("admin:django_jobs_schedulerun_changelist"), "q"),
+        (reverse("admin:django_jobs_schedulerun_changelist"), "schedule"),
+    ],
+)  # fmt: skip
+def test_a_nul_in_a_filter_or_search_is_ignored_with_a_message(admin_client, changelist, parameter):
+    queued = tasks.add.enqueue(1, 1)
+    make_dead()
+    for value in ("%00", "a%00b"):
+        response = admin_client.get(f"{changelist}?{parameter}={value}")
+        assert response.status_code == 200, (parameter, value)
+        messages = [str(m) for m in response.context["messages"]]
+        assert messages == [
+            f"Ignored '{parameter}': a NUL character cannot be in any stored text, so it "
+            "would match nothing."
+        ]
+    # The other parameters still apply.
+    response = admin_client.get(f"{JOBS}?q=%00&status__exact=queued")
+    assert [job.id for job in response.context["cl"].result_list] == [queued.id]
+
+
+def test_actions_ignore_selected_ids_that_are_not_ids(admin_client):
+    queued = tasks.add.enqueue(1, 1)
+    data = {"action": "cancel_selected", ACTION_CHECKBOX_NAME: ["abc", "1\x00", str(queued.id)]}
+    assert admin_client.post(JOBS, {**data, "index": 0}).status_code == 302
+    assert Job.objects.get(id=queued.id).status == JobStatus.CANCELLED
+    only_bad = {"action": "replay_selected", ACTION_CHECKBOX_NAME: ["abc"], "index": 0}
+    response = admin_client.post(DEAD_JOBS, only_bad, follow=True)
+    assert response.status_code == 200
+    assert "Items must be selected" in response.content.decode()
+    assert not DeadJob.objects.filter(replayed_at__isnull=False).exists()
