@@ -94,7 +94,11 @@ def _newest(name: str, *, with_job: bool = False) -> ScheduleRun | None:
 
 @admin.register(ScheduleRun)
 class ScheduleRunAdmin(SafeInputsAdmin):
-    """The schedules and their ledger; rows are written by the scheduler, never by hand."""
+    """The schedules and their ledger; rows are written by the scheduler, never by hand.
+
+    Ledger rows cannot be deleted here: a row is what tells every scheduler that its fire time
+    has enqueued its job, so deleting one would fire that time again.
+    """
 
     change_list_template = "admin/django_jobs/schedulerun/change_list.html"
     list_display = ("schedule", "fire_at", "job_link", "created_at")
@@ -107,6 +111,10 @@ class ScheduleRunAdmin(SafeInputsAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Also takes the bulk "delete selected" action away: Django offers it only with this.
         return False
 
     @admin.display(description="job", ordering="job_id")

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_jobs import dashboard
-from django_jobs.models import DeadJob, Job, JobStatus
+from django_jobs.models import DeadJob, Job, JobStatus, ScheduleRun
 from django_jobs.worker import Worker
 from django_jobs.worker.claim import claim
 from tests import tasks
@@ -477,3 +477,20 @@ def test_actions_ignore_selected_ids_that_are_not_ids(admin_client):
     assert response.status_code == 200
     assert "Items must be selected" in response.content.decode()
     assert not DeadJob.objects.filter(replayed_at__isnull=False).exists()
+
+
+# The schedules' ledger -------------------------------------------------------------------------
+
+
+def test_ledger_rows_cannot_be_deleted_from_the_admin(admin_client):
+    # A ledger row is what stops its fire time from enqueuing again; deleting it re-fires it.
+    run = ScheduleRun.objects.create(schedule="nightly", fire_at=timezone.now(), job_id=None)
+    changelist = reverse("admin:django_jobs_schedulerun_changelist")
+    assert "delete_selected" not in action_choices(admin_client.get(changelist))
+    post_action(admin_client, changelist, "delete_selected", [run])
+    admin_client.post(changelist, {"action": "delete_selected", ACTION_CHECKBOX_NAME: [run.pk],
+                                   "post": "yes", "index": 0})  # fmt: skip
+    delete_page = reverse("admin:django_jobs_schedulerun_delete", args=[run.pk])
+    assert admin_client.get(delete_page).status_code == 403
+    assert admin_client.post(delete_page, {"post": "yes"}).status_code == 403
+    assert ScheduleRun.objects.filter(pk=run.pk).exists()
