@@ -9,6 +9,7 @@ ones listed before it, so there is no import circle:
 - ``filters``: the sidebar filters that list queues, tasks and schedules without a table scan.
 - ``inputs``: ``SafeInputsAdmin``: malformed ids in a URL are a 404, NUL characters are ignored.
 - ``base``: ``ReadOnlyAdmin``, what the job and dead-job admins share (read-only, id search).
+- ``outcomes``: what an action that came second is told (what became of the job, who replayed).
 - ``dashboard``: the queue dashboard page; its numbers come from ``django_jobs.dashboard``.
 - ``jobs``, ``deadjobs``, ``schedules``: one ``ModelAdmin`` each, with its actions and pages.
 

@@ -20,6 +20,7 @@ from .base import ReadOnlyAdmin
 from .display import errors_html, pre
 from .filters import QueueFilter
 from .inputs import object_pk
+from .outcomes import replayed_already
 
 
 @admin.register(DeadJob)
@@ -102,15 +103,25 @@ class DeadJobAdmin(ReadOnlyAdmin):
         self._replay(request, list(queryset.order_by("failed_at")))
 
     def _replay(self, request: HttpRequest, dead_jobs: list[DeadJob]) -> list[Job]:
-        again = sum(1 for dead in dead_jobs if dead.replayed_at)
+        """Replay those of ``dead_jobs`` not replayed yet; say what happened; return new jobs.
+
+        Dead jobs replayed already are named and skipped. If ``replay`` still refuses (another
+        admin replayed one a moment ago, or a live job holds an idempotency key), nothing is
+        replayed and the message says which dead job and who replayed it, or why.
+        """
+        before = [dead for dead in dead_jobs if dead.replayed_job_id is not None]
+        fresh = [dead for dead in dead_jobs if dead.replayed_job_id is None]
+        if before:
+            self.message_user(request, replayed_already(before), messages.ERROR)
+        if not fresh:
+            return []
         try:
-            jobs = replay(dead_jobs, by=request.user.get_username())
+            jobs = replay(fresh, by=request.user.get_username())
         except ReplayConflictError as exc:
-            self.message_user(request, f"Nothing was replayed. {exc}", messages.ERROR)
+            self.message_user(request, _conflict_message(fresh, exc), messages.ERROR)
             return []
         ids = ", ".join(str(job.id) for job in jobs[:20]) + (" ..." if len(jobs) > 20 else "")
-        note = f" ({again} had been replayed before)" if again else ""
-        self.message_user(request, f"Replayed {len(jobs)} dead job(s) as new job(s) {ids}{note}.")
+        self.message_user(request, f"Replayed {len(jobs)} dead job(s) as new job(s) {ids}.")
         return jobs
 
     def get_urls(self) -> list[URLPattern]:
@@ -143,5 +154,15 @@ class DeadJobAdmin(ReadOnlyAdmin):
         form_url: str = "",
         obj: DeadJob | None = None,
     ) -> HttpResponse:
-        context["can_replay"] = obj is not None and self.has_replay_permission(request)
+        # A dead job replayed already shows its new job instead of the button.
+        fresh = obj is not None and obj.replayed_job_id is None
+        context["can_replay"] = fresh and self.has_replay_permission(request)
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def _conflict_message(dead_jobs: list[DeadJob], error: ReplayConflictError) -> str:
+    # Read again: a dead job that another admin replayed meanwhile now names its new job.
+    taken = DeadJob.objects.filter(
+        pk__in=[d.pk for d in dead_jobs], replayed_job_id__isnull=False
+    ).only("job_id", "replayed_job_id", "replayed_by", "replayed_at")
+    return "Nothing was replayed. " + (replayed_already(list(taken)) or str(error))

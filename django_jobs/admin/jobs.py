@@ -7,9 +7,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
@@ -20,6 +19,7 @@ from .dashboard import dashboard_view
 from .display import errors_html, json_block, short_duration
 from .filters import QueueFilter, TaskFilter
 from .inputs import object_pk
+from .outcomes import dead, where_now
 
 
 @admin.register(Job)
@@ -128,23 +128,30 @@ class JobAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Run selected queued jobs now", permissions=["run_now"])
     def run_now_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        selected = queryset.count()
         moved = control.run_now(queryset)
+        if moved == selected:
+            self.message_user(request, f"{moved} job(s) will run as soon as a worker is free.")
+            return
         self.message_user(
             request,
-            f"{moved} job(s) will run as soon as a worker is free. "
-            "Jobs not queued for later were left as they were.",
+            f"{moved} of {selected} selected job(s) were queued for later and will run as soon "
+            "as a worker is free; the others were already due, had started or had finished.",
+            messages.WARNING,
         )
 
     @admin.action(description="Cancel selected queued jobs", permissions=["cancel"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         selected = queryset.count()
         cancelled = control.cancel(queryset)
-        level = messages.SUCCESS if cancelled == selected else messages.WARNING
+        if cancelled == selected:
+            self.message_user(request, f"Cancelled {cancelled} job(s); they will not run.")
+            return
         self.message_user(
             request,
-            f"Cancelled {cancelled} of {selected} selected job(s); only "
-            "queued jobs can be cancelled.",
-            level,
+            f"{cancelled} of {selected} selected job(s) were queued and were cancelled; the "
+            "others had already started, finished or been cancelled.",
+            messages.WARNING,
         )
 
     # Extra pages --------------------------------------------------------------------------------
@@ -176,32 +183,45 @@ class JobAdmin(ReadOnlyAdmin):
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Cancel one job from its page (POST); needs ``django_jobs.cancel_job``."""
-        job = self._job_for_action(request, object_id, self.has_cancel_permission)
-        if control.cancel([job]):
-            self.message_user(request, f"Cancelled job {job.id}; it will not run.")
+        job_id = self._job_id_for_action(request, object_id, self.has_cancel_permission)
+        if control.cancel([job_id]):
+            self.message_user(request, f"Cancelled job {job_id}; it will not run.")
         else:
             self.message_user(
-                request,
-                f"Job {job.id} was not cancelled: it is no longer queued.",
-                messages.WARNING,
+                request, f"Job {job_id} was not cancelled: {where_now(job_id)}.", messages.WARNING
             )
-        return HttpResponseRedirect(self._object_url("change", job.id))
+        return HttpResponseRedirect(self._page_after_action(request, job_id))
 
     def run_now_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Make one queued job ready now from its page (POST); needs ``run_now_job``."""
-        job = self._job_for_action(request, object_id, self.has_run_now_permission)
-        if control.run_now([job]):
-            self.message_user(request, f"Job {job.id} will run as soon as a worker is free.")
+        job_id = self._job_id_for_action(request, object_id, self.has_run_now_permission)
+        if control.run_now([job_id]):
+            self.message_user(request, f"Job {job_id} will run as soon as a worker is free.")
         else:
             self.message_user(
-                request, f"Job {job.id} is not waiting for a later time.", messages.WARNING
+                request,
+                f"Job {job_id} was not waiting for a later time: {where_now(job_id)}.",
+                messages.WARNING,
             )
-        return HttpResponseRedirect(self._object_url("change", job.id))
+        return HttpResponseRedirect(self._page_after_action(request, job_id))
 
-    def _job_for_action(self, request: HttpRequest, object_id: str, allowed: Any) -> Job:
+    def _job_id_for_action(self, request: HttpRequest, object_id: str, allowed: Any) -> int:
+        """Return the id in the URL; 403 without the permission, 404 if no job ever had it."""
         if not allowed(request):
             raise PermissionDenied
-        return get_object_or_404(Job, pk=object_pk(Job, object_id))
+        job_id = int(object_pk(Job, object_id))
+        if not Job.objects.filter(id=job_id).exists() and not dead(job_id).exists():
+            raise Http404(f"No job or dead job has id {job_id}.")
+        return job_id
+
+    def _page_after_action(self, request: HttpRequest, job_id: int) -> str:
+        # A job dead-lettered before the click has no page any more; its dead job has one.
+        if Job.objects.filter(id=job_id).exists():
+            return self._object_url("change", job_id)
+        dead_pk = dead(job_id).values_list("pk", flat=True).first()
+        if dead_pk is not None and request.user.has_perm("django_jobs.view_deadjob"):
+            return reverse("admin:django_jobs_deadjob_change", args=[dead_pk])
+        return reverse("admin:django_jobs_job_changelist")
 
     def render_change_form(
         self,

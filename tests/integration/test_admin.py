@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_jobs import dashboard
+from django_jobs.exceptions import ReplayConflictError
 from django_jobs.models import DeadJob, Job, JobStatus, ScheduleRun
 from django_jobs.worker import Worker
 from django_jobs.worker.claim import claim
@@ -75,6 +76,10 @@ def post_action(client: Client, url: str, action: str, objs) -> object:
     return client.post(
         url, {"action": action, ACTION_CHECKBOX_NAME: [str(o.pk) for o in objs], "index": 0}
     )
+
+
+def messages_on(client: Client, url: str) -> list[str]:
+    return [str(m) for m in client.get(url).context["messages"]]
 
 
 def action_choices(response) -> list[str]:
@@ -150,16 +155,61 @@ def test_dead_job_page_shows_the_traceback_readably(admin_client):
 # Cancel and run now ----------------------------------------------------------------------------
 
 
-def test_cancel_action_cancels_queued_jobs_only(admin_client):
+def test_cancel_action_cancels_queued_jobs_only_and_says_how_many(admin_client):
     queued = tasks.add.enqueue(1, 1)
     done = tasks.add.enqueue(1, 2)
     Job.objects.filter(id=done.id).update(status=JobStatus.DONE)
-    response = post_action(admin_client, JOBS, "cancel_selected", [queued, done])
+    running = tasks.add.enqueue(1, 3)
+    Job.objects.filter(id=running.id).update(status=JobStatus.RUNNING)
+    response = post_action(admin_client, JOBS, "cancel_selected", [queued, done, running])
     assert response.status_code == 302
     assert Job.objects.get(id=queued.id).status == JobStatus.CANCELLED
     assert Job.objects.get(id=done.id).status == JobStatus.DONE
-    messages = [str(m) for m in admin_client.get(JOBS).context["messages"]]
-    assert messages == ["Cancelled 1 of 2 selected job(s); only queued jobs can be cancelled."]
+    assert Job.objects.get(id=running.id).status == JobStatus.RUNNING
+    assert messages_on(admin_client, JOBS) == [
+        "1 of 3 selected job(s) were queued and were cancelled; the others had already "
+        "started, finished or been cancelled."
+    ]
+    post_action(admin_client, JOBS, "cancel_selected", [tasks.add.enqueue(2, 2)])
+    assert messages_on(admin_client, JOBS) == ["Cancelled 1 job(s); they will not run."]
+
+
+def test_run_now_action_says_how_many_were_waiting(admin_client):
+    waiting, due = later(tasks.add.enqueue(1, 1)), tasks.add.enqueue(1, 2)
+    post_action(admin_client, JOBS, "run_now_selected", [waiting, due])
+    assert messages_on(admin_client, JOBS) == [
+        "1 of 2 selected job(s) were queued for later and will run as soon as a worker is free; "
+        "the others were already due, had started or had finished."
+    ]
+
+
+def test_cancel_and_run_now_buttons_say_what_became_of_a_job_that_started(admin_client):
+    running = later(tasks.add.enqueue(1, 1))
+    Job.objects.filter(id=running.id).update(status=JobStatus.RUNNING)
+    page = reverse("admin:django_jobs_job_change", args=[running.id])
+    for name, text in (
+        ("cancel", "was not cancelled"),
+        ("run_now", "was not waiting for a later time"),
+    ):
+        response = admin_client.post(reverse(f"admin:django_jobs_job_{name}", args=[running.id]))
+        assert response.url == page
+        assert messages_on(admin_client, page) == [
+            f"Job {running.id} {text}: it had already started."
+        ]
+    assert Job.objects.get(id=running.id).status == JobStatus.RUNNING
+
+
+def test_cancelling_a_job_dead_lettered_meanwhile_leads_to_its_dead_job(admin_client):
+    # The admin opened the job's page; before the click, its last attempt failed.
+    dead = make_dead()
+    response = admin_client.post(reverse("admin:django_jobs_job_cancel", args=[dead.job_id]))
+    dead_page = reverse("admin:django_jobs_deadjob_change", args=[dead.pk])
+    assert response.url == dead_page
+    assert messages_on(admin_client, dead_page) == [
+        f"Job {dead.job_id} was not cancelled: it failed and is now a dead job."
+    ]
+    unknown = reverse("admin:django_jobs_job_cancel", args=[dead.job_id + 1])
+    assert admin_client.post(unknown).status_code == 404
 
 
 def test_run_now_action_makes_waiting_jobs_ready(admin_client):
@@ -219,6 +269,61 @@ def test_replay_button_goes_to_the_new_job(admin_client):
     response = admin_client.post(reverse("admin:django_jobs_deadjob_replay", args=[dead.pk]))
     dead.refresh_from_db()
     assert response.url == reverse("admin:django_jobs_job_change", args=[dead.replayed_job_id])
+
+
+def replayed(**fields) -> DeadJob:
+    at = dt.datetime(2025, 1, 2, 3, 4, tzinfo=dt.UTC)
+    return make_dead(replayed_at=at, replayed_by="alice", replayed_job_id=4242, **fields)
+
+
+def test_replay_button_of_a_dead_job_replayed_already_names_who_did_it(admin_client):
+    dead = replayed()
+    page = reverse("admin:django_jobs_deadjob_change", args=[dead.pk])
+    assert "Replay as a new job" not in admin_client.get(page).content.decode()
+    # Another admin's page still shows the button; their click comes second.
+    response = admin_client.post(reverse("admin:django_jobs_deadjob_replay", args=[dead.pk]))
+    assert response.url == page
+    assert messages_on(admin_client, page) == [
+        f"Dead job {dead.job_id} was already replayed as job 4242 by alice at "
+        "2025-01-02 03:04 UTC; not replayed again."
+    ]
+    assert Job.objects.count() == 0
+
+
+def test_replay_action_skips_and_names_dead_jobs_replayed_already(admin_client):
+    fresh, done_before = make_dead(), replayed()
+    post_action(admin_client, DEAD_JOBS, "replay_selected", [fresh, done_before])
+    fresh.refresh_from_db()
+    new_job = Job.objects.get()
+    assert fresh.replayed_job_id == new_job.id
+    assert messages_on(admin_client, DEAD_JOBS) == [
+        f"Dead job {done_before.job_id} was already replayed as job 4242 by alice at "
+        "2025-01-02 03:04 UTC; not replayed again.",
+        f"Replayed 1 dead job(s) as new job(s) {new_job.id}.",
+    ]
+
+
+def test_the_loser_of_a_replay_race_is_told_who_won(admin_client, monkeypatch):
+    # The winner's replay commits between the loser's read of the dead job and its own replay,
+    # which then raises ReplayConflictError (the engine's exactly-once replay; see issue 9).
+    from django_jobs.admin import deadjobs
+    from django_jobs.deadletter import replay
+
+    def the_other_admin_wins(dead_jobs, by):
+        replay([DeadJob.objects.get(pk=d.pk) for d in dead_jobs], by="alice")
+        raise ReplayConflictError("lost the race")
+
+    monkeypatch.setattr(deadjobs, "replay", the_other_admin_wins)
+    dead = make_dead()
+    response = admin_client.post(reverse("admin:django_jobs_deadjob_replay", args=[dead.pk]))
+    assert response.status_code == 302
+    dead.refresh_from_db()
+    [message] = messages_on(admin_client, response.url)
+    assert message.startswith(
+        f"Nothing was replayed. Dead job {dead.job_id} was already replayed as job "
+        f"{dead.replayed_job_id} by alice at "
+    )
+    assert Job.objects.count() == 1
 
 
 def test_dead_jobs_can_be_deleted(admin_client):
