@@ -7,6 +7,7 @@ ones listed before it, so there is no import circle:
 - ``display``: pure formatting helpers (durations, ``<pre>`` blocks, failed attempts).
 - ``paginator``: the job list's paginator, which takes PostgreSQL's estimate on huge tables.
 - ``filters``: the sidebar filters that list queues, tasks and schedules without a table scan.
+- ``previews``: big columns shown in part, cut by the database (the first 64 KiB and a note).
 - ``inputs``: ``SafeInputsAdmin``: malformed ids in a URL are a 404, NUL characters are ignored.
 - ``base``: ``ReadOnlyAdmin``, what the job and dead-job admins share (read-only, id search).
 - ``outcomes``: what an action that came second is told (what became of the job, who replayed).

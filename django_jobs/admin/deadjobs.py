@@ -17,10 +17,10 @@ from ..deadletter import replay
 from ..exceptions import ReplayConflictError
 from ..models import DeadJob, Job
 from .base import ReadOnlyAdmin
-from .display import errors_html, pre
 from .filters import QueueFilter
 from .inputs import object_pk
 from .outcomes import replayed_already
+from .previews import failed_attempts_html, preview_of, text_html
 
 
 @admin.register(DeadJob)
@@ -42,6 +42,7 @@ class DeadJobAdmin(ReadOnlyAdmin):
     )
     search_fields = ("task_path", "idempotency_key__exact")
     id_field = "job_id"
+    list_deferred = ("args", "kwargs", "errors", "traceback", "message")
     actions = ("replay_selected", "delete_selected")
     fieldsets = (
         (
@@ -57,13 +58,14 @@ class DeadJobAdmin(ReadOnlyAdmin):
                 )
             },
         ),
-        ("Failure", {"fields": ("exception_class", "message", "traceback_display")}),
+        ("Failure", {"fields": ("exception_class", "message_display", "traceback_display")}),
         ("Call", {"fields": ("args_display", "kwargs_display")}),
         ("Attempts", {"fields": ("attempts_display", "errors_display")}),
         ("Times", {"fields": ("enqueued_at", "started_at", "failed_at")}),
         ("Replay", {"fields": ("replayed_at", "replayed_by", "replayed_display")}),
     )
     readonly_fields = (
+        "message_display",
         "traceback_display",
         "args_display",
         "kwargs_display",
@@ -76,9 +78,13 @@ class DeadJobAdmin(ReadOnlyAdmin):
     def has_replay_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("django_jobs.replay_deadjob")
 
+    @admin.display(description="message")
+    def message_display(self, dead: DeadJob) -> SafeString:
+        return text_html(preview_of(dead, "message"))
+
     @admin.display(description="traceback")
     def traceback_display(self, dead: DeadJob) -> SafeString:
-        return pre(dead.traceback)
+        return text_html(preview_of(dead, "traceback"))
 
     @admin.display(description="attempts")
     def attempts_display(self, dead: DeadJob) -> str:
@@ -86,7 +92,7 @@ class DeadJobAdmin(ReadOnlyAdmin):
 
     @admin.display(description="errors, newest first")
     def errors_display(self, dead: DeadJob) -> SafeString:
-        return errors_html(dead.errors)
+        return failed_attempts_html(preview_of(dead, "errors"))
 
     @admin.display(description="replayed as", ordering="replayed_at")
     def replayed_display(self, dead: DeadJob) -> SafeString | str:
@@ -100,7 +106,8 @@ class DeadJobAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Replay selected dead jobs", permissions=["replay"])
     def replay_selected(self, request: HttpRequest, queryset: QuerySet[DeadJob]) -> None:
-        self._replay(request, list(queryset.order_by("failed_at")))
+        # The list's queryset leaves the call columns unread; replay needs them.
+        self._replay(request, list(queryset.defer(None).order_by("failed_at")))
 
     def _replay(self, request: HttpRequest, dead_jobs: list[DeadJob]) -> list[Job]:
         """Replay those of ``dead_jobs`` not replayed yet; say what happened; return new jobs.

@@ -16,10 +16,11 @@ from .. import control
 from ..models import Job, JobStatus
 from .base import ReadOnlyAdmin
 from .dashboard import dashboard_view
-from .display import errors_html, json_block, short_duration
+from .display import short_duration
 from .filters import QueueFilter, TaskFilter
 from .inputs import object_pk
 from .outcomes import dead, where_now
+from .previews import failed_attempts_html, json_html, preview_of
 
 
 @admin.register(Job)
@@ -79,6 +80,7 @@ class JobAdmin(ReadOnlyAdmin):
         "attempts_display",
         "errors_display",
     )
+    list_deferred = ("args", "kwargs", "result", "errors")
     change_list_template = "admin/django_jobs/job/change_list.html"
     change_form_template = "admin/django_jobs/job/change_form.html"
 
@@ -112,7 +114,7 @@ class JobAdmin(ReadOnlyAdmin):
 
     @admin.display(description="result")
     def result_display(self, job: Job) -> SafeString | str:
-        return json_block(job.result) if job.status == JobStatus.DONE else "-"
+        return json_html(preview_of(job, "result")) if job.status == JobStatus.DONE else "-"
 
     @admin.display(description="progress")
     def progress_display(self, job: Job) -> str:
@@ -122,7 +124,7 @@ class JobAdmin(ReadOnlyAdmin):
 
     @admin.display(description="errors, newest first")
     def errors_display(self, job: Job) -> SafeString:
-        return errors_html(job.errors)
+        return failed_attempts_html(preview_of(job, "errors"))
 
     # Actions ------------------------------------------------------------------------------------
 

@@ -101,6 +101,18 @@ def test_cancelled_job_reports_cancelled():
     assert (report.state, report.finished, report.error) == ("cancelled", True, "")
 
 
+def test_status_leaves_the_call_and_the_traceback_unread():
+    # A status page polls twice a second; the call may be megabytes (issue 9, item 12).
+    live = tasks.add.enqueue(1, 2)
+    failed = tasks.always_fails.enqueue("disk full")
+    Worker(burst=True).run()
+    for job_id, table in ((live.id, "django_jobs_job"), (failed.id, "django_jobs_deadjob")):
+        with CaptureQueriesContext(connection) as queries:
+            get_status(job_id)
+        for column in ("args", "kwargs", "traceback"):
+            assert not [q for q in queries if f'"{table}"."{column}"' in q["sql"]], column
+
+
 def test_unknown_id_raises_job_not_found():
     with pytest.raises(JobNotFoundError, match="123456789"):
         get_status(123456789)
