@@ -671,3 +671,49 @@ def test_replaying_a_dead_job_with_big_arguments_from_the_list_replays_them_whol
     post_action(admin_client, DEAD_JOBS, "replay_selected", [dead])
     dead.refresh_from_db()
     assert Job.objects.get(id=dead.replayed_job_id).args == ["x" * BIG]
+
+
+# The package -----------------------------------------------------------------------------------
+
+
+def imported_modules(path, package: str) -> set[str]:
+    """Return the absolute names of the modules ``path`` (in ``package``) imports from."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1]
+            prefix = ".".join(base) if node.level else ""
+            module = ".".join(part for part in (prefix, node.module or "") if part)
+            names |= {module} | {f"{module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_admin_modules_import_each_other_one_way_and_the_core_never_imports_them():
+    from pathlib import Path
+
+    import django_jobs
+
+    root = Path(django_jobs.__file__).parent
+    admin_dir = root / "admin"
+    modules = {f"django_jobs.admin.{p.stem}" for p in admin_dir.glob("*.py")} - {
+        "django_jobs.admin.__init__"
+    }
+    imports = {
+        name: imported_modules(admin_dir / f"{name.rsplit('.', 1)[1]}.py", "django_jobs.admin")
+        & modules
+        for name in modules
+    }
+    ordered: list[str] = []
+    while len(ordered) < len(modules):
+        ready = [m for m in sorted(modules - set(ordered)) if imports[m] <= set(ordered)]
+        assert ready, f"import circle among {sorted(modules - set(ordered))}"
+        ordered += ready
+    core = [path for path in root.rglob("*.py") if admin_dir not in path.parents]
+    for path in core:
+        package = ".".join(("django_jobs", *path.relative_to(root).parent.parts))
+        names = imported_modules(path, package)
+        assert not [n for n in names if n.startswith("django_jobs.admin")], path
