@@ -34,8 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "HEARTBEAT_SECONDS": 10.0,
     # On SIGTERM, how long running jobs may take to finish before they are put back in the queue.
     "SHUTDOWN_GRACE_SECONDS": 30.0,
-    # Who may read a job's status through django_jobs.urls: a dotted path to f(request, job_id).
-    "STATUS_PERMISSION": "django_jobs.permissions.staff_only",
+    # Who may read a job's status through django_jobs.urls: a dotted path to f(request, job_id);
+    # the default asks for the django_jobs.view_job permission, as the admin's job pages do.
+    "STATUS_PERMISSION": "django_jobs.permissions.can_view_job",
     # Recurring jobs: name -> {"task": ..., "cron": ..., ...}; see docs/reference/settings.md.
     "SCHEDULES": {},
     # Modules whose plain (undecorated) module-level functions may run as tasks: "app.jobs"

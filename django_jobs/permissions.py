@@ -1,9 +1,16 @@
 """Who may read a job's status through ``django_jobs.urls``: the ``STATUS_PERMISSION`` hook.
 
 The setting is the dotted path of a function ``f(request, job_id) -> bool``. It is called for every
-status request, before the job is looked up, so it must not leak whether a job exists. A project
-that shows users their own jobs records the owner where it enqueues (in its own table, or in the
-job's kwargs) and checks it there.
+status request, before the job is looked up, so it must not leak whether a job exists: refused
+callers get a 403 whatever the id. A hook may instead raise ``django.http.Http404`` to answer as if
+the job did not exist, the same 404 an unknown id gets, for sites whose other pages answer a
+stranger's ids with 404 too.
+
+The default, ``can_view_job``, asks for the ``django_jobs.view_job`` model permission, the one the
+admin's job pages need, so the JSON view shows a job's result and error to exactly the people the
+admin would. ``staff_only``, the default before, lets any active staff user see every job. A
+project that shows users their own jobs records the owner where it enqueues (in its own table, or
+in the job's kwargs) and checks it there: see ``testproject/reports/permissions.py``.
 """
 
 from __future__ import annotations
@@ -18,9 +25,22 @@ from .exceptions import ConfigurationError
 
 StatusPermission = Callable[[HttpRequest, int], bool]
 
+#: The model permission ``can_view_job`` asks for.
+VIEW_JOB = "django_jobs.view_job"
+
+
+def can_view_job(request: HttpRequest, job_id: int) -> bool:
+    """Let active users holding ``django_jobs.view_job`` see any job, and nobody else.
+
+    The default hook. Superusers hold every permission; staff status alone is not enough, as it
+    is not in the admin either. One permission look-up, cached on the user for the request.
+    """
+    user = request.user
+    return bool(user.is_authenticated and user.is_active and user.has_perm(VIEW_JOB))
+
 
 def staff_only(request: HttpRequest, job_id: int) -> bool:
-    """Let active staff users see any job, and nobody else. The default hook."""
+    """Let active staff users see any job, and nobody else. The default of django-jobs 0.1."""
     user = request.user
     return bool(user.is_authenticated and user.is_active and user.is_staff)
 

@@ -60,9 +60,11 @@ def _summary(exception_class: str, message: str) -> str:
 def get_status(job_id: int) -> JobStatusReport:
     """Return the status of the job with ``job_id``, live or dead-lettered.
 
-    Two indexed look-ups at most. Raises ``JobNotFoundError`` when neither table has the id.
+    Two indexed look-ups at most, which leave the call (args, kwargs) and a dead job's traceback
+    unread: they may be megabytes, and a status page polls. Raises ``JobNotFoundError`` when
+    neither table has the id.
     """
-    job = Job.objects.filter(id=job_id).first()
+    job = Job.objects.filter(id=job_id).defer("args", "kwargs").first()
     if job is not None:
         last = job.last_error
         return JobStatusReport(
@@ -82,7 +84,9 @@ def get_status(job_id: int) -> JobStatusReport:
             started_at=job.started_at,
             finished_at=job.finished_at,
         )
-    dead = DeadJob.objects.filter(job_id=job_id).first()
+    dead = (
+        DeadJob.objects.filter(job_id=job_id).defer("args", "kwargs", "errors", "traceback").first()
+    )
     if dead is None:
         raise JobNotFoundError(f"No job or dead job has id {job_id}.")
     return JobStatusReport(

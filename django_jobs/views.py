@@ -7,7 +7,7 @@ is looked up, so a refused caller cannot learn whether a job exists.
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -21,12 +21,15 @@ from .status import get_status
 def job_status(request: HttpRequest, job_id: int) -> JsonResponse:
     """Return ``get_status(job_id).as_dict()`` as JSON; 403 when the hook refuses, 404 if unknown.
 
-    Error bodies are ``{"error": "..."}``. Responses are never cached: the status changes.
+    A hook that raises ``Http404`` gets the very 404 an unknown id gets, so its callers cannot
+    tell a job they may not see from one that does not exist. Error bodies are
+    ``{"error": "..."}``. Responses are never cached: the status changes.
     """
-    if not status_permission()(request, job_id):
-        return JsonResponse({"error": "You may not see this job."}, status=403)
     try:
-        report = get_status(job_id)
-    except JobNotFoundError:
+        allowed = status_permission()(request, job_id)
+        report = get_status(job_id) if allowed else None
+    except (Http404, JobNotFoundError):
         return JsonResponse({"error": f"No job has id {job_id}."}, status=404)
+    if report is None:
+        return JsonResponse({"error": "You may not see this job."}, status=403)
     return JsonResponse(report.as_dict())

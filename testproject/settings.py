@@ -75,7 +75,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-MEDIA_URL = "media/"
+# Export files are written here and sent only by reports:export_download, never served as media.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(PROJECT_DIR / "media"))
 
 # Emails are written as files, one per message, so the demo can show them without a mail server.
@@ -97,8 +97,9 @@ DJANGO_JOBS = {
     "BACKOFF_BASE_SECONDS": 0.5,
     "BACKOFF_MAX_SECONDS": 2.0,
     "POLL_INTERVAL_SECONDS": 0.2,
-    # Who may poll /jobs/<id>/status/: anyone, for this site's jobs (see reports/permissions.py).
-    "STATUS_PERMISSION": "testproject.reports.permissions.site_jobs",
+    # Who may poll /jobs/<id>/status/: whoever asked for the job; others get 404 (see
+    # reports/permissions.py).
+    "STATUS_PERMISSION": "testproject.reports.permissions.own_jobs",
 }
 
 LOGGING = {

@@ -1,7 +1,9 @@
-"""URLs of the testproject: the reports app at the root, the admin, job status JSON, media."""
+"""URLs of the testproject: the reports app at the root, the admin, job status JSON.
 
-from django.conf import settings
-from django.conf.urls.static import static
+MEDIA_ROOT, where the exports' CSV files are written, is not served: each file belongs to whoever
+asked for it, and ``reports:export_download`` sends it to them only.
+"""
+
 from django.contrib import admin
 from django.urls import include, path
 
@@ -10,5 +12,4 @@ urlpatterns = [
     # The JSON status view the status pages poll: /jobs/<id>/status/.
     path("jobs/", include("django_jobs.urls")),
     path("", include("testproject.reports.urls")),
-    *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),
 ]

@@ -2,5 +2,6 @@
 
 ``schedules`` parses and checks entries and computes fire times, ``ledger`` records a fire time
 and enqueues its job once, ``runner`` holds the ``Scheduler`` loop, ``checks`` the system checks
-and ``admin`` the page that shows the schedules. Importing this package touches no models.
+and ``django_jobs.admin.schedules`` the page that shows them. Importing this package touches no
+models.
 """

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .models import Customer, ExportRequest, Order, Subscriber
+from .models import Customer, ExportRequest, Order, Subscriber, Trial
 
 
 @admin.register(Customer)
@@ -29,18 +29,40 @@ class OrderAdmin(admin.ModelAdmin):
 @admin.register(ExportRequest)
 class ExportRequestAdmin(admin.ModelAdmin):
     list_display = ("id", "kind", "placed_from", "placed_until", "requested_at", "row_count",
-                    "status_page")  # fmt: skip
+                    "owner", "job_link")  # fmt: skip
     list_filter = ("kind",)
-    readonly_fields = ("job_id", "file", "row_count")
+    readonly_fields = ("job_id", "file", "row_count", "owner", "visitor")
 
-    @admin.display(description="status")
-    def status_page(self, export: ExportRequest) -> str:
-        url = reverse("reports:export_status", args=[export.pk])
-        return format_html('<a href="{}">job {}</a>', url, export.job_id)
+    @admin.display(description="job")
+    def job_link(self, export: ExportRequest) -> str:
+        # The site's status page is its owner's alone; operators follow the job here.
+        return _job_link(export.job_id)
 
 
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
-    list_display = ("email", "name", "signed_up_at", "welcome_job_id")
+    list_display = ("email", "name", "signed_up_at", "owner", "job_link")
     search_fields = ("email", "name")
-    readonly_fields = ("welcome_job_id",)
+    readonly_fields = ("welcome_job_id", "owner", "visitor")
+
+    @admin.display(description="welcome email job")
+    def job_link(self, subscriber: Subscriber) -> str:
+        return _job_link(subscriber.welcome_job_id)
+
+
+@admin.register(Trial)
+class TrialAdmin(admin.ModelAdmin):
+    list_display = ("id", "label", "behaviour", "requested_at", "owner", "job_link")
+    list_filter = ("behaviour",)
+    readonly_fields = ("job_id", "owner", "visitor")
+
+    @admin.display(description="job")
+    def job_link(self, trial: Trial) -> str:
+        return _job_link(trial.job_id)
+
+
+def _job_link(job_id: int | None) -> str:
+    if job_id is None:
+        return "-"
+    url = reverse("admin:django_jobs_job_change", args=[job_id])
+    return format_html('<a href="{}">job {}</a>', url, job_id)

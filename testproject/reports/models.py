@@ -1,14 +1,41 @@
 """The shop's data (customers and their orders) and the requests people make about it.
 
-``ExportRequest`` and ``Subscriber`` keep the id of the job that serves them in ``job_id``: a plain
-integer, not a foreign key, because a job that fails for good moves from ``Job`` to ``DeadJob``
-keeping its id, and ``django_jobs.get_status`` finds it in either table.
+``ExportRequest``, ``Subscriber`` and ``Trial`` keep the id of the job that serves them (``job_id``,
+``welcome_job_id``): a plain integer, not a foreign key, because a job that fails for good moves
+from ``Job`` to ``DeadJob`` keeping its id, and ``django_jobs.get_status`` finds it in either table.
+Each records who asked for it (``Owned``), and only they may see it (see ``ownership``).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.db import models
+from django.http import HttpRequest
 from django.utils import timezone
+
+from .ownership import owned_q
+
+
+class OwnedQuerySet(models.QuerySet[Any]):
+    def owned_by(self, request: HttpRequest) -> OwnedQuerySet:
+        """The rows that belong to whoever sent ``request``: none for a stranger."""
+        return self.filter(owned_q(request))
+
+
+class Owned(models.Model):
+    """Who asked for this row: a signed-in ``owner``, or an anonymous ``visitor`` (a session)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    visitor = models.CharField(max_length=32, blank=True, default="", db_index=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
 
 
 class Customer(models.Model):
@@ -43,7 +70,7 @@ class Order(models.Model):
         return self.reference
 
 
-class ExportRequest(models.Model):
+class ExportRequest(Owned):
     """Someone asked for a CSV of customers or orders; a job writes it to ``file``.
 
     ``placed_from``/``placed_until`` bound the orders exported (inclusive dates, either optional).
@@ -69,7 +96,7 @@ class ExportRequest(models.Model):
         return f"{self.get_kind_display()} export #{self.pk}"
 
 
-class Subscriber(models.Model):
+class Subscriber(Owned):
     """Someone who signed up; a job sends them a welcome email."""
 
     name = models.CharField(max_length=100)
@@ -82,3 +109,18 @@ class Subscriber(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class Trial(Owned):
+    """Someone tried a job that fails (``behaviour`` names which, see ``forms.TryJobForm``)."""
+
+    behaviour = models.CharField(max_length=20)
+    label = models.CharField(max_length=50)
+    requested_at = models.DateTimeField(default=timezone.now)
+    job_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.behaviour})"

@@ -4,29 +4,31 @@ The job INSERT joins the view's ``transaction.atomic()`` block (django-jobs uses
 so the row and its job commit together or not at all. Status pages read the job through
 ``django_jobs.get_status`` and refresh themselves until it is done or failed.
 
-This is a demo site: anyone may see any status page. A real site would check that the export or
-job belongs to ``request.user``.
+Each row records who asked for it (``ownership.owner_fields``), and every page, the CSV download
+and the JSON status (``permissions.own_jobs``) show it to them only: anyone else gets 404, as for
+an id that does not exist.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from django_jobs import JobNotFoundError, get_status
 
 from . import jobs
 from .forms import ExportForm, SignupForm, TryJobForm
-from .models import ExportRequest, Subscriber
+from .models import ExportRequest, Subscriber, Trial
+from .ownership import owner_fields
+from .permissions import owns_job
 
 #: Seconds between refreshes of a status page while its job is queued or running.
 REFRESH_SECONDS = 1
 LIVE_STATES = ("queued", "running")
-#: The generic job status page only shows this site's jobs, not every job in the database.
-SITE_TASK_PREFIX = "testproject."
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -34,8 +36,8 @@ def home(request: HttpRequest) -> HttpResponse:
         request,
         "reports/home.html",
         {
-            "exports": ExportRequest.objects.all()[:10],
-            "subscribers": Subscriber.objects.all()[:10],
+            "exports": ExportRequest.objects.owned_by(request)[:10],
+            "subscribers": Subscriber.objects.owned_by(request)[:10],
         },
     )
 
@@ -44,7 +46,10 @@ def export_create(request: HttpRequest) -> HttpResponse:
     form = ExportForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
-            export = form.save()
+            export = form.save(commit=False)
+            for field, value in owner_fields(request).items():
+                setattr(export, field, value)
+            export.save()
             export.job_id = jobs.export_csv.enqueue(export.pk).id
             export.save(update_fields=["job_id"])
         return redirect("reports:export_status", pk=export.pk)
@@ -52,7 +57,7 @@ def export_create(request: HttpRequest) -> HttpResponse:
 
 
 def export_status(request: HttpRequest, pk: int) -> HttpResponse:
-    export = get_object_or_404(ExportRequest, pk=pk)
+    export = get_object_or_404(ExportRequest.objects.owned_by(request), pk=pk)
     if export.job_id is None:
         raise Http404("This export has no job.")
     return render(
@@ -60,11 +65,28 @@ def export_status(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def export_download(request: HttpRequest, pk: int) -> FileResponse:
+    """Send the export's CSV to its owner; 404 for anyone else, and until the file is written.
+
+    The files are not under a public URL (MEDIA_ROOT is not served): this view is the only way
+    to them, so the check here is the whole of their protection.
+    """
+    export = get_object_or_404(ExportRequest.objects.owned_by(request), pk=pk)
+    if not export.file:
+        raise Http404("This export has no file yet.")
+    return FileResponse(
+        export.file.open("rb"), as_attachment=True, filename=Path(export.file.name).name
+    )
+
+
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
-            subscriber = form.save()
+            subscriber = form.save(commit=False)
+            for field, value in owner_fields(request).items():
+                setattr(subscriber, field, value)
+            subscriber.save()
             subscriber.welcome_job_id = jobs.send_welcome_email.enqueue(subscriber.pk).id
             subscriber.save(update_fields=["welcome_job_id"])
         return redirect("reports:job_status", job_id=subscriber.welcome_job_id)
@@ -74,17 +96,20 @@ def signup(request: HttpRequest) -> HttpResponse:
 def try_job(request: HttpRequest) -> HttpResponse:
     form = TryJobForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        task = getattr(jobs, form.cleaned_data["behaviour"])
-        job = task.enqueue(form.cleaned_data["label"])
+        behaviour, label = form.cleaned_data["behaviour"], form.cleaned_data["label"]
+        with transaction.atomic():
+            job = getattr(jobs, behaviour).enqueue(label)
+            Trial.objects.create(
+                behaviour=behaviour, label=label, job_id=job.id, **owner_fields(request)
+            )
         return redirect("reports:job_status", job_id=job.id)
     return render(request, "reports/try_job_form.html", {"form": form})
 
 
 def job_status(request: HttpRequest, job_id: int) -> HttpResponse:
-    context = _status(job_id)
-    if not context["report"].task_path.startswith(SITE_TASK_PREFIX):
-        raise Http404("No such job on this site.")
-    return render(request, "reports/job_status.html", context)
+    if not owns_job(request, job_id):
+        raise Http404("No such job of yours.")
+    return render(request, "reports/job_status.html", _status(job_id))
 
 
 def _status(job_id: int) -> dict[str, Any]:

@@ -63,6 +63,10 @@ def test_demo_runs_every_job_to_its_expected_end(demo_env, tmp_path):
     assert " done " in table["flaky job"] and " 3/5 " in table["flaky job"]
     assert "failed (dead job)" in table["always-failing job"]
     assert "Every job ended as expected." in demo.stdout
+    # Each page, JSON status and CSV file is the first visitor's; a second gets 404 for each.
+    assert "A second visitor got 404 for all 18 status pages, JSON statuses and CSV files" in (
+        demo.stdout
+    )
     assert "python manage.py runworker" in demo.stdout
     with open(tmp_path / "media" / "exports" / "customers-1.csv", newline="") as f:
         assert len(list(csv.reader(f))) == 1 + 200

@@ -25,7 +25,7 @@ def testproject_settings(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
     settings.DJANGO_JOBS = {
         **settings.DJANGO_JOBS,
-        "STATUS_PERMISSION": "testproject.reports.permissions.site_jobs",
+        "STATUS_PERMISSION": "testproject.reports.permissions.own_jobs",
     }
 
 
@@ -89,6 +89,11 @@ def test_export_progress_bar_reaches_done(
     paused_export.set()
     page.wait_for_selector('#job-status[data-state="done"]')
     page.wait_for_selector("a[download]")
+    with page.expect_download() as download:
+        page.click("a[download]")
+    assert download.value.suggested_filename == f"orders-{export.pk}.csv"
+    with open(download.value.path(), newline="") as f:
+        assert len(f.read().splitlines()) == 1 + 3 * jobs.BATCH_ROWS
     assert page.evaluate("document.getElementById('job-progress').value") == 100
     assert page.inner_text('[data-field="progress"]') == "100%: 300 rows written"
     screenshot(page, "status-page-done")

@@ -5,7 +5,9 @@ import threading
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection
+from django.http import Http404
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -100,6 +102,18 @@ def test_cancelled_job_reports_cancelled():
     assert (report.state, report.finished, report.error) == ("cancelled", True, "")
 
 
+def test_status_leaves_the_call_and_the_traceback_unread():
+    # A status page polls twice a second; the call may be megabytes (issue 9, item 12).
+    live = tasks.add.enqueue(1, 2)
+    failed = tasks.always_fails.enqueue("disk full")
+    Worker(burst=True).run()
+    for job_id, table in ((live.id, "django_jobs_job"), (failed.id, "django_jobs_deadjob")):
+        with CaptureQueriesContext(connection) as queries:
+            get_status(job_id)
+        for column in ("args", "kwargs", "traceback"):
+            assert not [q for q in queries if f'"{table}"."{column}"' in q["sql"]], column
+
+
 def test_unknown_id_raises_job_not_found():
     with pytest.raises(JobNotFoundError, match="123456789"):
         get_status(123456789)
@@ -129,9 +143,23 @@ def test_progress_is_one_query_and_fenced_to_the_current_attempt():
 # The JSON view ---------------------------------------------------------------------------------
 
 
+def with_perms(user, *codenames: str):
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="django_jobs", codename__in=codenames)
+    )
+    return user
+
+
 @pytest.fixture
 def staff(django_user_model):
+    """A staff user with no permissions: the admin shows them no job, nor may the JSON view."""
     return django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    """A user who may view jobs (the admin's ``view_job``); not staff."""
+    return with_perms(django_user_model.objects.create_user("viewer", password="pw"), "view_job")
 
 
 @pytest.fixture
@@ -143,10 +171,10 @@ def status_url(job_id: int) -> str:
     return reverse("django_jobs:status", args=[job_id])
 
 
-def test_staff_read_the_status_as_json(client, staff):
+def test_users_with_view_job_read_the_status_as_json(client, viewer):
     done = tasks.add.enqueue(2, 3)
     Worker(burst=True).run()
-    client.force_login(staff)
+    client.force_login(viewer)
     response = client.get(status_url(done.id))
     assert response.status_code == 200
     assert "no-cache" in response["Cache-Control"]
@@ -160,7 +188,19 @@ def test_staff_read_the_status_as_json(client, staff):
     assert data["progress_percent"] == 100.0 and data["finished_at"].endswith("+00:00")
 
 
-def test_anonymous_and_non_staff_users_are_refused_without_learning_if_the_job_exists(
+def test_staff_without_view_job_are_refused_as_in_the_admin(client, staff):
+    # A job's result and error are the admin's to show; staff status alone opens neither.
+    done = tasks.add.enqueue(2, 3)
+    Worker(burst=True).run()
+    client.force_login(staff)
+    response = client.get(status_url(done.id))
+    assert response.status_code == 403 and response.json() == {"error": "You may not see this job."}
+    assert client.get(reverse("admin:django_jobs_job_change", args=[done.id])).status_code == 403
+    with_perms(staff, "view_job")
+    assert client.get(status_url(done.id)).json()["result"] == 5
+
+
+def test_anonymous_users_and_users_without_view_job_are_refused_without_learning_if_it_exists(
     client, member
 ):
     existing = tasks.add.enqueue(1, 2)
@@ -170,14 +210,36 @@ def test_anonymous_and_non_staff_users_are_refused_without_learning_if_the_job_e
     client.force_login(member)
     for job_id in (existing.id, 987654321):
         assert client.get(status_url(job_id)).status_code == 403
-    get_user_model().objects.filter(id=member.id).update(is_staff=True, is_active=True)
+    with_perms(member, "view_job")
     assert client.get(status_url(existing.id)).status_code == 200
+    get_user_model().objects.filter(id=member.id).update(is_active=False)
+    assert client.get(status_url(existing.id)).status_code == 403
 
 
-def test_unknown_job_is_404_for_those_allowed(client, staff):
+def test_the_staff_only_hook_still_lets_any_staff_user_see_any_job(client, staff):
+    queued = tasks.add.enqueue(1, 2)
     client.force_login(staff)
+    with jobs_settings(STATUS_PERMISSION="django_jobs.permissions.staff_only"):
+        assert client.get(status_url(queued.id)).json()["state"] == "queued"
+
+
+def test_unknown_job_is_404_for_those_allowed(client, viewer):
+    client.force_login(viewer)
     response = client.get(status_url(987654321))
     assert response.status_code == 404 and response.json() == {"error": "No job has id 987654321."}
+
+
+def hide_every_job(request, job_id):
+    raise Http404("not yours")
+
+
+def test_a_hook_that_raises_http404_answers_as_for_an_unknown_job(client):
+    queued = tasks.add.enqueue(1, 2)
+    with jobs_settings(STATUS_PERMISSION=f"{__name__}.hide_every_job"):
+        hidden, unknown = client.get(status_url(queued.id)), client.get(status_url(queued.id + 1))
+    assert hidden.status_code == unknown.status_code == 404
+    assert hidden.json() == {"error": f"No job has id {queued.id}."}
+    assert unknown.json() == {"error": f"No job has id {queued.id + 1}."}
 
 
 def test_the_project_hook_decides(client):
@@ -191,18 +253,7 @@ def test_the_project_hook_decides(client):
         client.get(status_url(queued.id))
 
 
-def test_only_get_is_allowed(client, staff):
-    client.force_login(staff)
+def test_only_get_is_allowed(client, viewer):
+    client.force_login(viewer)
     queued = tasks.add.enqueue(1, 2)
     assert client.post(status_url(queued.id)).status_code == 405
-
-
-def test_the_testprojects_hook_shows_its_own_jobs_to_anyone(client):
-    from testproject.reports import jobs as site_jobs
-
-    site = site_jobs.export_csv.enqueue(1)
-    other = tasks.add.enqueue(1, 2)
-    with jobs_settings(STATUS_PERMISSION="testproject.reports.permissions.site_jobs"):
-        assert client.get(status_url(site.id)).json()["state"] == "queued"
-        assert client.get(status_url(other.id)).status_code == 403
-        assert client.get(status_url(987654321)).status_code == 403

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,7 +15,7 @@ from django_jobs.engine import claim
 from django_jobs.models import DeadJob, Job
 from django_jobs.worker import Worker
 from testproject.reports import jobs
-from testproject.reports.models import ExportRequest, Subscriber
+from testproject.reports.models import ExportRequest, Subscriber, Trial
 from testproject.reports.seed import seed_shop
 from tests import tasks
 from tests.conftest import wait_for
@@ -162,8 +162,12 @@ def test_done_export_wrote_every_row_to_a_csv_the_status_page_links_to(client, m
     assert export.row_count == 250
     page = client.get(reverse("reports:export_status", args=[export.pk])).content.decode()
     assert 'data-state="done"' in page
-    assert f'href="{export.file.url}"' in page
+    download = reverse("reports:export_download", args=[export.pk])
+    assert f'href="{download}"' in page
     assert "http-equiv" not in page
+    response = client.get(download)
+    assert response["Content-Disposition"] == f'attachment; filename="orders-{export.pk}.csv"'
+    assert b"".join(response.streaming_content) == (media_root / export.file.name).read_bytes()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -227,3 +231,106 @@ def test_export_of_a_deleted_request_fails_at_once_without_retries(media_root):
     report = get_status(job.id)
     assert (report.state, report.attempts) == ("failed", 1)
     assert "ExportRequest 987654 no longer exists" in report.error
+
+
+# Privacy: a person sees only their own requests ------------------------------------------------
+
+
+@pytest.fixture
+def own_jobs_hook(settings):
+    """The testproject's STATUS_PERMISSION hook, as its settings name it."""
+    settings.DJANGO_JOBS = {
+        **settings.DJANGO_JOBS,
+        "STATUS_PERMISSION": "testproject.reports.permissions.own_jobs",
+    }
+
+
+def json_status(job_id: int) -> str:
+    return reverse("django_jobs:status", args=[job_id])
+
+
+def everything_by_id(job_ids: range, export_pks: range) -> list[str]:
+    """Every URL a stranger could try: each page, JSON status and CSV download by id."""
+    urls = []
+    for job_id in job_ids:
+        urls += [reverse("reports:job_status", args=[job_id]), json_status(job_id)]
+    for pk in export_pks:
+        urls += [reverse(name, args=[pk]) for name in ("reports:export_status",
+                                                       "reports:export_download")]  # fmt: skip
+    return urls
+
+
+def status_code(client, url: str) -> int:
+    response = client.get(url)
+    response.close()  # a download holds its file open until then
+    return response.status_code
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stranger_trying_ids_gets_404_for_every_page_status_and_file(
+    own_jobs_hook, media_root, django_user_model
+):
+    seed_shop(customers=5, orders=5)
+    owner = Client()
+    owner.post(reverse(EXPORT_URL), {"kind": "customers"})
+    owner.post(reverse("reports:signup"), {"name": "Ada", "email": "ada@example.com"})
+    owner.post(reverse("reports:try_job"), {"behaviour": "flaky", "label": "sync"})
+    run_worker()
+    export = ExportRequest.objects.get()
+    job_ids = sorted(Job.objects.values_list("id", flat=True))
+    assert len(job_ids) == 3
+
+    strangers = [Client(), Client()]
+    strangers[1].force_login(django_user_model.objects.create_user("eve"))
+    urls = everything_by_id(range(1, job_ids[-1] + 3), range(1, export.pk + 3))
+    for stranger in strangers:
+        for url in urls:
+            assert status_code(stranger, url) == 404, url
+        home = stranger.get(reverse("reports:home")).content.decode()
+        assert str(export) not in home and "ada@example.com" not in home
+    unknown = strangers[0].get(json_status(job_ids[-1] + 1)).json()
+    assert strangers[0].get(json_status(job_ids[0])).json().keys() == unknown.keys()
+
+    # The one who asked gets every page, status and the file.
+    for job_id in job_ids:
+        assert owner.get(json_status(job_id)).json()["state"] == "done"
+    for job_id in job_ids[1:]:
+        assert owner.get(reverse("reports:job_status", args=[job_id])).status_code == 200
+    assert owner.get(reverse("reports:export_status", args=[export.pk])).status_code == 200
+    download = owner.get(reverse("reports:export_download", args=[export.pk]))
+    assert b"".join(download.streaming_content).startswith(b"id,name,email")
+    assert str(export) in owner.get(reverse("reports:home")).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_signed_in_users_requests_are_theirs_in_every_session(own_jobs_hook, django_user_model):
+    ada, eve = (django_user_model.objects.create_user(name) for name in ("ada", "eve"))
+    first = Client()
+    first.force_login(ada)
+    first.post(reverse(EXPORT_URL), {"kind": "orders"})
+    export = ExportRequest.objects.get()
+    assert (export.owner, export.visitor) == (ada, "")
+    page = reverse("reports:export_status", args=[export.pk])
+
+    later_session = Client()
+    later_session.force_login(ada)
+    assert later_session.get(page).status_code == 200
+    assert later_session.get(json_status(export.job_id)).json()["state"] == "queued"
+    other = Client()
+    other.force_login(eve)
+    for client in (other, Client()):
+        assert client.get(page).status_code == 404
+        assert client.get(json_status(export.job_id)).status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_anonymous_visitor_keeps_their_requests_after_signing_in(
+    own_jobs_hook, django_user_model
+):
+    client = Client()
+    response = client.post(reverse("reports:try_job"), {"behaviour": "flaky", "label": "sync"})
+    trial = Trial.objects.get()
+    assert trial.owner is None and len(trial.visitor) == 32
+    client.force_login(django_user_model.objects.create_user("ada"))
+    assert client.get(response["Location"]).status_code == 200
+    assert client.get(json_status(trial.job_id)).status_code == 200

@@ -2,13 +2,15 @@
 
 Seeds the shop if it is empty, posts the site's forms with ``django.test.Client`` (exports, a
 sign-up, a flaky job, a broken job), runs a burst ``Worker`` until none of those jobs is queued or
-running, then prints each job's fate and where its output went. Exits 1 if any job ended other
-than expected. Run ``manage.py migrate`` first.
+running, checks that a second visitor gets 404 for every one of those pages, JSON statuses and
+files, then prints each job's fate and where its output went. Exits 1 if any job ended other
+than expected, or a stranger could see one. Run ``manage.py migrate`` first.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import time
 from datetime import timedelta
@@ -79,6 +81,7 @@ class Command(BaseCommand):
         for demo_job in demo_jobs:
             demo_job.report = get_status(demo_job.job_id)
             self._check_status_page(client, demo_job)
+        self._check_privacy(client, demo_jobs)
         self._print_table(demo_jobs)
         self._print_outputs(demo_jobs)
         self._print_next_steps()
@@ -194,6 +197,29 @@ class Command(BaseCommand):
         if response.status_code != 200 or shown not in response.content.decode():
             raise CommandError(f"{demo_job.status_url} does not show {shown}.")
 
+    def _check_privacy(self, owner: Client, demo_jobs: list[DemoJob]) -> None:
+        """Check that the visitor who asked sees each page and file, and a stranger none."""
+        stranger = Client()
+        urls = [j.status_url for j in demo_jobs]
+        urls += [reverse("django_jobs:status", args=[j.job_id]) for j in demo_jobs]
+        exports = ExportRequest.objects.filter(job_id__in=[j.job_id for j in demo_jobs])
+        urls += [reverse("reports:export_download", args=[e.pk]) for e in exports]
+        request_log = logging.getLogger("django.request")
+        level = request_log.level
+        request_log.setLevel(logging.ERROR)  # the stranger's 404s are what is checked, not news
+        try:
+            codes = [(url, _status_code(owner, url), _status_code(stranger, url)) for url in urls]
+        finally:
+            request_log.setLevel(level)
+        for url, mine, theirs in codes:
+            if (mine, theirs) != (200, 404):
+                raise CommandError(f"GET {url}: {mine} for its owner and {theirs} for a stranger; "
+                                   "expected 200 and 404.")  # fmt: skip
+        self.stdout.write(
+            f"A second visitor got 404 for all {len(urls)} status pages, JSON statuses and CSV "
+            "files of the first; the first got each of them."
+        )
+
     # Report -------------------------------------------------------------------------------------
 
     def _print_table(self, demo_jobs: list[DemoJob]) -> None:
@@ -238,6 +264,12 @@ class Command(BaseCommand):
             "      admin: http://127.0.0.1:8000/admin/  (jobs and dead jobs are under Jobs)\n"
             "  python manage.py runworker      (in another terminal: runs what the site enqueues)\n"
         )
+
+
+def _status_code(client: Client, url: str) -> int:
+    response = client.get(url)
+    response.close()  # a file download holds the file open until then
+    return response.status_code
 
 
 def _seconds(start: Any, end: Any) -> str:

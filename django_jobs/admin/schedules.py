@@ -1,4 +1,4 @@
-"""Admin for schedules: each declared schedule with its state, a "run now" button, the ledger.
+"""``ScheduleRunAdmin``: each declared schedule with its state, a "run now" button, the ledger.
 
 Schedules are declared in ``DJANGO_JOBS["SCHEDULES"]``; the admin shows them and never defines
 them. The page is the ``ScheduleRun`` changelist: a table of the schedules (cron, time zone, next
@@ -9,21 +9,22 @@ that needs ``django_jobs.add_schedulerun``; it enqueues a job without using up a
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from ..admin import EstimatedCountPaginator
 from ..models import DeadJob, Job, ScheduleRun
-from . import ledger
-from .schedules import MANUAL_SUFFIX, Schedule, load_schedules
+from ..scheduler import ledger
+from ..scheduler.schedules import MANUAL_SUFFIX, Schedule, load_schedules
+from .filters import DeclaredScheduleFilter
+from .inputs import SafeInputsAdmin
+from .paginator import EstimatedCountPaginator
 
 RUN_NOW_PERMISSION = "django_jobs.add_schedulerun"
 
@@ -91,32 +92,16 @@ def _newest(name: str, *, with_job: bool = False) -> ScheduleRun | None:
     return (runs.filter(job_id__isnull=False) if with_job else runs).first()
 
 
-class DeclaredScheduleFilter(admin.SimpleListFilter):
-    """Filter the ledger by the schedules declared in settings (plus their manual runs).
+@admin.register(ScheduleRun)
+class ScheduleRunAdmin(SafeInputsAdmin):
+    """The schedules and their ledger; rows are written by the scheduler, never by hand.
 
-    Listing names from the settings, not with ``SELECT DISTINCT`` over the ledger, keeps the page
-    cheap when an every-second schedule has written millions of rows.
+    Ledger rows cannot be deleted here: a row is what tells every scheduler that its fire time
+    has enqueued its job, so deleting one would fire that time again.
     """
 
-    title = "schedule"
-    parameter_name = "schedule"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(name, name) for name in sorted(load_schedules())]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[ScheduleRun]) -> QuerySet[Any]:
-        name = self.value()
-        if not name:
-            return queryset
-        return queryset.filter(schedule__in=[name, name + MANUAL_SUFFIX])
-
-
-@admin.register(ScheduleRun)
-class ScheduleRunAdmin(admin.ModelAdmin):
-    """The schedules and their ledger; rows are written by the scheduler, never by hand."""
-
     change_list_template = "admin/django_jobs/schedulerun/change_list.html"
-    list_display = ("schedule", "fire_at", "job_link", "created_at")
+    list_display = ("schedule", "fire_time", "job_link", "created_at")
     list_filter = (DeclaredScheduleFilter,)
     search_fields = ("=schedule",)
     show_full_result_count = False
@@ -127,6 +112,15 @@ class ScheduleRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Also takes the bulk "delete selected" action away: Django offers it only with this.
+        return False
+
+    @admin.display(description="fire time", ordering="fire_at")
+    def fire_time(self, run: ScheduleRun) -> str:
+        """The fire time to the second, in UTC: rows of a 10-second schedule stay apart."""
+        return local_time(run.fire_at, UTC)
 
     @admin.display(description="job", ordering="job_id")
     def job_link(self, run: ScheduleRun) -> str:
