@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -26,15 +27,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def wait_for(condition: Callable[[], object], *, timeout: float = 30.0, what: str = "") -> object:
-    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout``."""
+def wait_for(
+    condition: Callable[[], object],
+    *,
+    timeout: float = 30.0,
+    what: str = "",
+    describe: Callable[[], object] | None = None,
+) -> object:
+    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout``.
+
+    ``describe``, when given, is called on failure and its value added to the message: the state
+    that was seen instead (rows, a process's output), so a miss says why.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(0.02)
-    pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
+    seen = f"; seen instead: {describe()}" if describe is not None else ""
+    pytest.fail(f"timed out after {timeout}s waiting for {what or condition}{seen}")
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
@@ -117,3 +129,52 @@ def start_command(
 def start_worker(start_command: Callable[..., ManagedProcess]) -> Callable[..., ManagedProcess]:
     """Start ``manage.py runworker`` with the given arguments (see ``start_command``)."""
     return lambda *args, **env: start_command("runworker", *args, **env)
+
+
+_REFUSE_FUNCTION = """
+CREATE OR REPLACE FUNCTION django_jobs_test_refuse_update() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'fault injection: UPDATE of job % refused', NEW.id
+        USING ERRCODE = TG_ARGV[0];
+END;
+$$ LANGUAGE plpgsql
+"""
+
+
+@pytest.fixture
+def refuse_job_updates(transactional_db: None) -> Iterator[Callable[..., Callable[[], None]]]:
+    """Make PostgreSQL refuse every UPDATE of one job row, as a real fault would.
+
+    ``refuse(job_id, sqlstate="22000")`` installs a row trigger on ``django_jobs_job`` that raises
+    ``sqlstate`` (22000: a ``DataError``; 25006: read-only, as on a standby after failover) when
+    an UPDATE touches that row, with the message "fault injection: UPDATE of job <id> refused".
+    Any statement that updates the row fails as a whole, whatever other rows it covers. Returns
+    a function that drops the trigger; whatever is left is dropped at the end of the test (the
+    flush between tests truncates tables, not triggers).
+    """
+    installed: set[str] = set()
+
+    def drop(name: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON django_jobs_job")
+        installed.discard(name)
+
+    def refuse(job_id: int, sqlstate: str = "22000") -> Callable[[], None]:
+        if not re.fullmatch(r"[0-9A-Z]{5}", sqlstate):
+            raise ValueError(f"not a SQLSTATE: {sqlstate!r}")
+        name = f"django_jobs_test_refuse_{int(job_id)}"
+        with connection.cursor() as cursor:
+            cursor.execute(_REFUSE_FUNCTION)
+            cursor.execute(
+                f"CREATE TRIGGER {name} BEFORE UPDATE ON django_jobs_job FOR EACH ROW "
+                f"WHEN (NEW.id = {int(job_id)}) "
+                f"EXECUTE FUNCTION django_jobs_test_refuse_update('{sqlstate}')"
+            )
+        installed.add(name)
+        return lambda: drop(name)
+
+    yield refuse
+    for name in list(installed):
+        drop(name)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP FUNCTION IF EXISTS django_jobs_test_refuse_update()")
