@@ -15,6 +15,11 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 
+#: How long a ``manage.py`` child may take to start. Measured on this 2-core machine with a CPU
+#: hog beside the tests: a lone worker starts in 0.6-1 s, three restarting at once in up to
+#: 3.3 s each. The wait ends as soon as the child is up; only a child that never starts fails.
+START_SECONDS = 60.0
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     from django.conf import settings
@@ -47,6 +52,48 @@ def wait_for(
         time.sleep(0.02)
     seen = f"; seen instead: {describe()}" if describe is not None else ""
     pytest.fail(f"timed out after {timeout}s waiting for {what or condition}{seen}")
+
+
+class Progress:
+    """Wait for a count to reach a target, failing when it stops growing, not when time passes.
+
+    For tests whose duration follows the machine's speed (thousands of jobs beside a CPU hog):
+    ``reached(target)`` returns whether ``count()`` reached ``target`` and fails the test once the
+    count has not grown for ``stall_seconds``: jobs wedged or lost, not slow. ``cap_seconds`` is a
+    safety net against a trickle, far above any healthy run.
+    """
+
+    def __init__(
+        self,
+        count: Callable[[], int],
+        *,
+        what: str,
+        stall_seconds: float = 60.0,
+        cap_seconds: float = 1200.0,
+        describe: Callable[[], object] | None = None,
+    ) -> None:
+        self.count, self.what, self.describe = count, what, describe
+        self.stall_seconds, self.cap_seconds = stall_seconds, cap_seconds
+        self.started_at = self.grew_at = time.monotonic()
+        self.best = -1
+
+    def reached(self, target: int) -> bool:
+        value, now = self.count(), time.monotonic()
+        if value >= target:
+            return True
+        if value > self.best:
+            self.best, self.grew_at = value, now
+        stalled = now - self.grew_at > self.stall_seconds
+        if stalled or now - self.started_at > self.cap_seconds:
+            seen = f"; seen: {self.describe()}" if self.describe is not None else ""
+            why = f"no progress for {self.stall_seconds}s" if stalled else "the safety cap"
+            pytest.fail(f"{self.what}: stuck at {value}/{target} ({why}){seen}")
+        return False
+
+    def wait(self, target: int, poll_seconds: float = 0.1) -> None:
+        """Block until ``reached(target)``."""
+        while not self.reached(target):
+            time.sleep(poll_seconds)
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
@@ -84,6 +131,23 @@ class ManagedProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def wait_until_started(
+        self, marker: str = " started: ", timeout: float = START_SECONDS
+    ) -> None:
+        """Wait until the child has printed ``marker`` (a worker's start line, by default).
+
+        Fails the test if the child exits first, or has not printed it after ``timeout``. A
+        worker that printed it has its signal handlers in place and may claim jobs.
+        """
+        wait_for(
+            lambda: marker in self.output() or self.proc.poll() is not None,
+            timeout=timeout,
+            what=f"process {self.pid} to print {marker.strip()!r}",
+            describe=lambda: self.output()[-2000:],
+        )
+        if marker not in self.output():
+            pytest.fail(f"process {self.pid} exited ({self.proc.poll()}):\n{self.output()[-3000:]}")
 
     def finish(self, timeout: float) -> tuple[int, str]:
         """Wait for the process to exit; return its exit code and everything it printed."""

@@ -92,13 +92,14 @@ def locks_order(order_id: int) -> int:
 
 
 @job(max_attempts=5)
-def record_then_wait(key: str, path: str, max_seconds: float = 120.0) -> str:
-    """Record a run, then wait until file ``path`` exists (at most ``max_seconds``).
+def record_then_wait(key: str, path: str, max_seconds: float = 120.0) -> int:
+    """Record a run, wait until file ``path`` exists (at most ``max_seconds``), return the pid.
 
-    Lets a test keep jobs running for exactly as long as it needs, busy machine or not.
+    Lets a test keep jobs running for exactly as long as it needs, busy machine or not, and see
+    which process completed each one.
     """
     Execution.objects.create(key=key, worker_pid=os.getpid())
     deadline = time.monotonic() + max_seconds
     while not Path(path).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    return key
+    return os.getpid()
