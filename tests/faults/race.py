@@ -38,12 +38,19 @@ def _step(name: str, api: str) -> Callable[[list[int]], Any]:
         from django_jobs.deadletter import replay
         from django_jobs.worker.lease import rescue
     steps: dict[str, Callable[[list[int]], Any]] = {
-        "replay": lambda ids: [job.id for job in replay(DeadJob.objects.filter(id__in=ids))],
+        "replay": lambda ids: _ids(replay(DeadJob.objects.filter(id__in=ids))),
         "cancel": lambda ids: cancel(ids),
         "run_now": lambda ids: run_now(ids),
         "rescue": lambda ids: _describe_rescue(rescue()),
     }
     return steps[name]
+
+
+def _ids(jobs: Any) -> Any:
+    try:
+        return [job.id for job in jobs]
+    except (TypeError, AttributeError):
+        return repr(jobs)
 
 
 def _describe_rescue(report: Any) -> Any:
