@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/test)
 SQLITE_URL := sqlite:///$(CURDIR)/.sqlite-tests/db.sqlite3
 
-.PHONY: venv demo test test-pg test-sqlite lint docs package bench clean
+.PHONY: venv demo test test-pg test-sqlite lint docs package bench chaos clean
 
 venv: $(BIN)/.installed
 
@@ -55,6 +55,11 @@ test: lint docs package test-pg test-sqlite
 bench: venv
 	@$(BIN)/python -c "import django_tasks_db" 2>/dev/null || $(BIN)/python -m pip install --quiet --group bench
 	$(BIN)/python benchmarks/compare.py $(BENCH_ARGS)
+
+# The whole chaos suite CHAOS_RUNS times in a row (default 5) beside a CPU
+# hog, one busy process per core; prints each run's figures, stops at the first failure.
+chaos: venv
+	DATABASE_URL=$(PG_URL) PYTEST=$(BIN)/pytest scripts/chaos-under-load $(or $(CHAOS_RUNS),5)
 
 clean:
 	rm -rf $(VENV) .sqlite-tests testproject/db.sqlite3 docs/_build dist build
