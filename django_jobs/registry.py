@@ -193,7 +193,10 @@ def _module(path: str, module_name: str) -> Any:
     # Looking a name up in a module that is imported already runs no code of the row's choosing;
     # importing one does, so only modules of installed apps and TASK_MODULES are imported.
     module = sys.modules.get(module_name)
-    if module is not None:
+    # A module another thread is still importing is in sys.modules half-built, its @job tasks not
+    # all registered yet: import_module then waits on the module's import lock for the rest.
+    initialising = getattr(getattr(module, "__spec__", None), "_initializing", False)
+    if module is not None and not initialising:
         return module
     if not may_import(module_name):
         raise UnknownTaskError(
