@@ -138,14 +138,15 @@ def missing_tables(models: list[type[Model]]) -> list[str]:
 
 
 def backend_pid(alias: str = DEFAULT_DB_ALIAS) -> int | None:
-    """Return the PostgreSQL backend pid of this thread's connection, or None (not connected, or
-    not PostgreSQL)."""
+    """Return the PostgreSQL backend pid of this thread's connection, connecting if need be; None
+    when the database is not PostgreSQL or cannot be reached."""
     wrapper = connections[alias]
-    if wrapper.vendor != "postgresql" or wrapper.connection is None:
+    if wrapper.vendor != "postgresql":
         return None
     try:
+        wrapper.ensure_connection()  # a slot's first job opens it here, not inside the task
         return int(wrapper.connection.info.backend_pid)
-    except Exception:  # a broken connection: nothing to cancel on it later
+    except Exception:  # unreachable or broken: the task will find out; nothing to cancel later
         return None
 
 
@@ -154,9 +155,14 @@ def cancel_backend(pid: int) -> bool:
 
     For a task stuck on a lock past its timeout: the statement fails with ``QueryCanceled``
     and the task's thread gets control back. Runs on this thread's connection; returns whether
-    a signal was sent. PostgreSQL only.
+    a statement was in progress and was signalled. PostgreSQL only.
     """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_cancel_backend(%s)", [pid])
+        # Only a statement in progress: an idle backend has nothing to cancel.
+        cursor.execute(
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+            "WHERE pid = %s AND state = 'active'",
+            [pid],
+        )
         row = cursor.fetchone()
     return bool(row and row[0])

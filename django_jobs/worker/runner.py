@@ -243,8 +243,8 @@ class Worker:
         return max(0.0, min(self.poll_interval_seconds, deadline - time.monotonic()))
 
     def _should_recycle(self) -> bool:
-        if len(self.timed_out) >= self.concurrency:
-            reason = f"{len(self.timed_out)} timed-out job threads abandoned"
+        if self.timeouts.stuck() >= self.concurrency:
+            reason = f"{self.timeouts.stuck()} timed-out job threads still running"
         elif self.max_memory_mb is not None and rss_bytes() > self.max_memory_mb * 2**20:
             reason = f"resident memory above {self.max_memory_mb} MB"
         else:

@@ -16,9 +16,12 @@ import time
 from .. import db
 from ..exceptions import JobTimeoutError
 from .record import Recorder
-from .slots import Pool
+from .slots import Pool, Slot
 
 logger = logging.getLogger(__name__)
+
+#: How long to wait for a thread whose statement was cancelled to end (seconds).
+CANCEL_GRACE_SECONDS = 1.0
 
 
 class Timeouts:
@@ -28,6 +31,13 @@ class Timeouts:
         self.pool = pool
         self.recorder = recorder
         self.timed_out: list[int] = []
+        self._abandoned: list[Slot] = []
+
+    def stuck(self) -> int:
+        """How many abandoned slot threads are still running their task (still cost a thread and
+        a connection each)."""
+        self._abandoned = [slot for slot in self._abandoned if slot.thread.is_alive()]
+        return len(self._abandoned)
 
     def next_deadline(self) -> float | None:
         """Return the nearest deadline of a running job (``time.monotonic()``), or None."""
@@ -44,8 +54,11 @@ class Timeouts:
                 continue
             enforced += 1
             self.timed_out.append(job.id)
-            if slot.backend_pid is not None:
-                self._cancel_statement(slot.backend_pid, job.id)
+            self._abandoned.append(slot)
+            if slot.backend_pid is not None and self._cancel_statement(slot.backend_pid, job.id):
+                # A task stuck in a statement gets control back at once: give its thread a
+                # moment to end, so it does not count as stuck (see ``stuck``).
+                slot.thread.join(CANCEL_GRACE_SECONDS)
             error = JobTimeoutError(
                 f"Job {job.id} ran past its timeout of {job.timeout_seconds}s; its thread was "
                 "abandoned and its late outcome will be discarded."
@@ -61,8 +74,9 @@ class Timeouts:
         return enforced
 
     @staticmethod
-    def _cancel_statement(pid: int, job_id: int) -> None:
+    def _cancel_statement(pid: int, job_id: int) -> bool:
         try:
-            db.cancel_backend(pid)
+            return db.cancel_backend(pid)
         except Exception as exc:  # the timeout is recorded either way
             logger.warning("Job %s: could not cancel its database statement (%s)", job_id, exc)
+            return False
