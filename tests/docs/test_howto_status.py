@@ -6,7 +6,10 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+
+from django.db import connection
 
 from .pages import DOCS, page_blocks
 
@@ -31,10 +34,35 @@ def test_every_file_and_marker_the_status_how_to_includes_exists():
         assert marker is None or marker in source.read_text(), (marker, source)
 
 
-def test_the_status_example_refuses_strangers_and_reports_progress_to_its_owner(tmp_path):
+def test_the_status_example_refuses_strangers_and_reports_progress_to_its_owner(
+    tmp_path, django_db_blocker
+):
+    """Run it on the suite's database engine; on PostgreSQL in a database made for the run."""
     project = tmp_path / "status"
     shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    if connection.vendor == "sqlite":
+        _check(project, env)
+        return
+    database = f"status_{uuid.uuid4().hex[:8]}"
+    settings = connection.settings_dict
+    for variable, key in (("PGHOST", "HOST"), ("PGPORT", "PORT"), ("PGUSER", "USER")):
+        if settings[key]:
+            env[variable] = str(settings[key])
+    if settings["PASSWORD"]:
+        env["PGPASSWORD"] = settings["PASSWORD"]
+    env["STATUS_DATABASE_NAME"] = database
+    env["DJANGO_SETTINGS_MODULE"] = "mysite.settings_postgresql"
+    with django_db_blocker.unblock(), connection._nodb_cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{database}"')
+    try:
+        _check(project, env)
+    finally:
+        with django_db_blocker.unblock(), connection._nodb_cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def _check(project: Path, env: dict[str, str]) -> None:
     done = subprocess.run(
         [sys.executable, "check.py"],
         cwd=project,
