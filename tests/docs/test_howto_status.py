@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 
-from django.db import connection
-
 from .pages import DOCS, page_blocks
+from .projects import project_copy, run_python
 
 PAGE = "howto/status-and-progress.md"
 PROJECT = Path(__file__).resolve().parent / "status"
@@ -37,39 +31,6 @@ def test_every_file_and_marker_the_status_how_to_includes_exists():
 def test_the_status_example_refuses_strangers_and_reports_progress_to_its_owner(
     tmp_path, django_db_blocker
 ):
-    """Run it on the suite's database engine; on PostgreSQL in a database made for the run."""
-    project = tmp_path / "status"
-    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-    if connection.vendor == "sqlite":
-        _check(project, env)
-        return
-    database = f"status_{uuid.uuid4().hex[:8]}"
-    settings = connection.settings_dict
-    for variable, key in (("PGHOST", "HOST"), ("PGPORT", "PORT"), ("PGUSER", "USER")):
-        if settings[key]:
-            env[variable] = str(settings[key])
-    if settings["PASSWORD"]:
-        env["PGPASSWORD"] = settings["PASSWORD"]
-    env["STATUS_DATABASE_NAME"] = database
-    env["DJANGO_SETTINGS_MODULE"] = "mysite.settings_postgresql"
-    with django_db_blocker.unblock(), connection._nodb_cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{database}"')
-    try:
-        _check(project, env)
-    finally:
-        with django_db_blocker.unblock(), connection._nodb_cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-
-
-def _check(project: Path, env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "check.py"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    with project_copy(PROJECT, tmp_path / "status", django_db_blocker) as env:
+        done = run_python(tmp_path / "status", env, "check.py")
     assert done.returncode == 0, done.stderr
