@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,3 +61,30 @@ def run_python(workdir: Path, env: dict[str, str], *args: str) -> subprocess.Com
         timeout=120,
         check=False,
     )
+
+
+def start_then_stop(argv: list[str], workdir: Path, env: dict[str, str], what: str) -> int:
+    """Start ``argv``, wait for its log line "<what> ... started", SIGTERM it; return its status."""
+    process = subprocess.Popen(
+        argv, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stderr])
+    reader.start()
+    seen = []
+    deadline = time.monotonic() + 60
+    try:
+        while not any(f"{what} " in line and " started" in line for line in seen):
+            assert time.monotonic() < deadline, f"{argv} did not log '{what} ... started': {seen}"
+            try:
+                seen.append(lines.get(timeout=1))
+            except queue.Empty:
+                assert process.poll() is None, f"{argv} exited {process.returncode}: {seen}"
+        process.send_signal(signal.SIGTERM)
+        return process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        reader.join(timeout=10)
+        process.stderr.close()

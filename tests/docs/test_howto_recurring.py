@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import queue
 import shlex
-import signal
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 from .pages import DOCS, page_blocks
-from .projects import project_copy, run_python
+from .projects import project_copy, run_python, start_then_stop
 
 PAGE = "howto/recurring-jobs.md"
 PROJECT = Path(__file__).resolve().parent / "recurring"
@@ -57,31 +52,4 @@ def test_long_running_commands_start_and_stop_on_sigterm(tmp_path, django_db_blo
         assert migrated.returncode == 0, migrated.stderr
         for command in COMMANDS:
             argv = [sys.executable, *shlex.split(command)[1:]]
-            assert _started_then_stopped(argv, workdir, env) == 0, command
-
-
-def _started_then_stopped(argv: list[str], workdir: Path, env: dict[str, str]) -> int:
-    """Start ``argv``, wait for its scheduler's start line, SIGTERM it; return its exit status."""
-    process = subprocess.Popen(
-        argv, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stderr])
-    reader.start()
-    seen = []
-    deadline = time.monotonic() + 60
-    try:
-        while not any("Scheduler" in line and "started" in line for line in seen):
-            assert time.monotonic() < deadline, f"{argv} did not start its scheduler: {seen}"
-            try:
-                seen.append(lines.get(timeout=1))
-            except queue.Empty:
-                assert process.poll() is None, f"{argv} exited {process.returncode}: {seen}"
-        process.send_signal(signal.SIGTERM)
-        return process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        reader.join(timeout=10)
-        process.stderr.close()
+            assert start_then_stop(argv, workdir, env, "Scheduler") == 0, command
