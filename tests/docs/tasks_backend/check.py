@@ -3,7 +3,8 @@
 Run as ``python check.py`` in a migrated copy of this project (tests/docs/test_howto_django_tasks.py
 does): an order and its receipt task are enqueued in one transaction, or neither is; the settings'
 ``OPTIONS`` and a task's own keywords reach the jobs; a worker runs them and the results read
-SUCCESSFUL, in sync and async code.
+SUCCESSFUL, in sync and async code. The page's other ``TASKS`` (mysite/aliases.py,
+mysite/from_tasks_db.py) pass the checks and take jobs too.
 """
 
 import asyncio
@@ -52,6 +53,34 @@ def main():
     expect(receipt_status(result.id) == "SUCCESSFUL", f"status {receipt_status(result.id)}")
     status = asyncio.run(areceipt_status(result.id))
     expect(status == "SUCCESSFUL", f"async status {status}")
+    check_other_settings()
+
+
+def check_other_settings():
+    """Run the page's other ``TASKS``: two aliases on Django 6.0, and one after django-tasks-db."""
+    import runpy
+
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    from django_jobs.models import Job
+
+    from shop.models import Order
+
+    with override_settings(TASKS=runpy.run_path("mysite/aliases.py")["TASKS"]):
+        from shop.patient import resend_receipt, sync_inventory
+
+        call_command("check", verbosity=0)
+        synced = Job.objects.get(id=int(sync_inventory.enqueue(3).id))
+        expect((synced.max_attempts, synced.timeout_seconds) == (10, 60), "patient's OPTIONS")
+        resent = Job.objects.get(id=int(resend_receipt(Order.objects.get()).id))
+        expect((resent.queue, resent.max_attempts) == ("mail", 10), "the resent receipt's job")
+    with override_settings(TASKS=runpy.run_path("mysite/from_tasks_db.py")["TASKS"]):
+        call_command("check", verbosity=0)
+        from shop.tasks import sync_inventory as synced_by_default
+
+        job = Job.objects.get(id=int(synced_by_default.enqueue(4).id))
+        expect(job.queue == "default", f"queue {job.queue}")
 
 
 if __name__ == "__main__":
