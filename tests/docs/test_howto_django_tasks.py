@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import tomllib
 from pathlib import Path
 
 from .pages import DOCS, page_blocks
@@ -11,13 +12,16 @@ from .projects import project_copy, run_python, start_then_stop
 
 PAGE = "howto/django-tasks.md"
 PROJECT = Path(__file__).resolve().parent / "tasks_backend"
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 MIGRATE = "python manage.py migrate"
 RUNWORKERS = (
     "python manage.py runworker --concurrency 4",
     'python manage.py runworker --queue mail       # only the "mail" queue',
 )
-# The first lines of the page's blocks that the tests below run.
-COMMANDS = (MIGRATE, RUNWORKERS[0])
+INSTALLS = ("pip install django-durable-jobs", 'pip install "django-durable-jobs[tasks]"')
+# The first lines of the page's blocks that the tests below run, or check (the installs: make
+# package installs the built wheel; here they must name this distribution and its extra).
+COMMANDS = (MIGRATE, RUNWORKERS[0], *INSTALLS)
 
 
 def test_every_file_and_marker_the_django_tasks_how_to_includes_exists():
@@ -41,7 +45,17 @@ def test_every_file_and_marker_the_django_tasks_how_to_includes_exists():
 
 def test_the_pages_commands_are_the_ones_run_here():
     shown = {block.body for block in page_blocks(PAGE) if block.info == "bash"}
-    assert {MIGRATE, "\n".join(RUNWORKERS)} <= shown
+    assert shown == {MIGRATE, "\n".join(RUNWORKERS), *INSTALLS}
+
+
+def test_the_install_commands_name_this_distribution_and_its_tasks_extra():
+    project = tomllib.loads(PYPROJECT.read_text())["project"]
+    plain, with_extra = (shlex.split(command)[-1] for command in INSTALLS)
+    assert plain == project["name"] and with_extra == f"{project['name']}[tasks]"
+    assert any(
+        requirement.startswith("django-tasks")
+        for requirement in project["optional-dependencies"]["tasks"]
+    )
 
 
 def test_tasks_enqueue_in_the_callers_transaction_and_run_on_the_workers(
