@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from .pages import DOCS, page_blocks
+from .projects import project_copy, run_python
 
 PAGE = "howto/status-and-progress.md"
 PROJECT = Path(__file__).resolve().parent / "status"
@@ -31,17 +28,9 @@ def test_every_file_and_marker_the_status_how_to_includes_exists():
         assert marker is None or marker in source.read_text(), (marker, source)
 
 
-def test_the_status_example_refuses_strangers_and_reports_progress_to_its_owner(tmp_path):
-    project = tmp_path / "status"
-    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-    done = subprocess.run(
-        [sys.executable, "check.py"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def test_the_status_example_refuses_strangers_and_reports_progress_to_its_owner(
+    tmp_path, django_db_blocker
+):
+    with project_copy(PROJECT, tmp_path / "status", django_db_blocker) as env:
+        done = run_python(tmp_path / "status", env, "check.py")
     assert done.returncode == 0, done.stderr

@@ -1,6 +1,7 @@
 """Settings of the status how-to's example project (docs/howto/status-and-progress.md).
 
-tests/docs/test_howto_status.py runs ``check.py`` in a copy of this project, on SQLite.
+tests/docs/test_howto_status.py runs ``check.py`` in a copy of this project, on the suite's database
+engine: here SQLite, in settings_postgresql.py PostgreSQL.
 """
 
 from pathlib import Path
