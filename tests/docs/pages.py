@@ -57,3 +57,22 @@ def code_blocks(text: str) -> list[Block]:
 def page_blocks(relative: str) -> list[Block]:
     """The blocks of ``docs/<relative>``."""
     return code_blocks((DOCS / relative).read_text())
+
+
+def included_sources(relative: str) -> list[Path]:
+    """The files the include blocks of ``docs/<relative>`` name, resolved, in page order.
+
+    Asserts that each exists and holds its block's ``start-after`` and ``end-before`` markers.
+    """
+    sources = []
+    for block in page_blocks(relative):
+        if block.include_path is None:
+            continue
+        source = ((DOCS / relative).parent / block.include_path).resolve()
+        assert source.is_file(), source
+        text = source.read_text()
+        for option in ("start-after", "end-before"):
+            marker = block.option(option)
+            assert marker is None or marker in text, f"{marker!r} is not in {source}"
+        sources.append(source)
+    return sources
