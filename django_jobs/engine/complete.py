@@ -23,15 +23,11 @@ from . import sql
 logger = logging.getLogger(__name__)
 
 
-def _held(job: Job) -> Any:
-    return Job.objects.filter(id=job.id, status=JobStatus.RUNNING, lease_token=job.lease_token)
-
-
 def complete(job: Job, result: Any) -> Recorded:
     """Mark running ``job`` done with JSON-ready ``result``; return DONE, or LOST if its lease
     was gone (nothing written). One UPDATE; database errors propagate."""
     now = timezone.now()
-    updated = _held(job).update(
+    updated = sql.held(job.id, job.lease_token).update(
         status=JobStatus.DONE,
         result=result,
         finished_at=now,

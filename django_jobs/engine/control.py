@@ -56,7 +56,7 @@ def set_progress(job_id: int, lease_token: uuid.UUID | None, percent: float, mes
     Fenced to the attempt holding ``lease_token``: False, writing nothing, once it is lost.
     The caller validates ``percent`` (0..100) and shortens ``message`` (255 characters).
     """
-    updated = Job.objects.filter(
-        id=job_id, status=JobStatus.RUNNING, lease_token=lease_token
-    ).update(progress_percent=float(percent), progress_message=message)
+    updated = sql.held(job_id, lease_token).update(
+        progress_percent=float(percent), progress_message=message
+    )
     return bool(updated)

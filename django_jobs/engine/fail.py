@@ -58,9 +58,7 @@ def fail(
             return FailRecord(Recorded.LOST, failure)
         return FailRecord(Recorded.DEAD, failure, dead_job=dead)
     errors = [*job.errors, failure.as_dict()]
-    updated = Job.objects.filter(
-        id=job.id, status=JobStatus.RUNNING, lease_token=job.lease_token, **guard
-    ).update(
+    updated = sql.held(job.id, job.lease_token, **guard).update(
         status=JobStatus.QUEUED,
         run_at=run_at,
         errors=errors,
@@ -83,9 +81,7 @@ def dead_letter(job: Job, failure: Failure, guard: dict[str, Any] | None = None)
     """
     errors = [*job.errors, failure.as_dict()]
     with transaction.atomic(using=sql.alias()):
-        deleted, _ = Job.objects.filter(
-            id=job.id, status=JobStatus.RUNNING, lease_token=job.lease_token, **(guard or {})
-        ).delete()
+        deleted, _ = sql.held(job.id, job.lease_token, **(guard or {})).delete()
         if not deleted:
             return None
         dead = DeadJob.objects.create(

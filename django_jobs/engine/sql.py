@@ -6,6 +6,7 @@ of django-jobs never asks which database it runs on for a write.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import DateTimeField, Func
 from django.utils import timezone
 
-from ..models import Job
+from ..models import Job, JobStatus
 
 
 def alias() -> str:
@@ -58,6 +59,12 @@ def prep(name: str, value: object) -> object:
 def placeholders(values: Sequence[object]) -> str:
     """Return ``%s, %s, ...`` for ``values``."""
     return ", ".join(["%s"] * len(values))
+
+
+def held(job_id: int, lease_token: uuid.UUID | None, **guard: Any) -> Any:
+    """Return the queryset of job ``job_id`` if it still runs under ``lease_token``: the fence
+    of every ORM write after a claim (``guard`` adds lookups, e.g. an expired lease)."""
+    return Job.objects.filter(id=job_id, status=JobStatus.RUNNING, lease_token=lease_token, **guard)
 
 
 def fenced_where(jobs: Iterable[Job]) -> tuple[str, list[object]]:
