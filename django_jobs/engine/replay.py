@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from ..exceptions import ReplayConflictError
 from ..models import DeadJob, Job
 from . import sql
+from .insert import insert_job
 
 logger = logging.getLogger(__name__)
 
@@ -46,24 +47,24 @@ def replay(dead_jobs: Iterable[DeadJob], *, by: str = "") -> list[Job]:
 
 
 def _insert(dead: DeadJob) -> Job:
-    try:
-        # The savepoint keeps a key conflict from aborting the caller's transaction.
-        with transaction.atomic(using=sql.alias()):
-            return Job.objects.create(
-                task_path=dead.task_path,
-                args=dead.args,
-                kwargs=dead.kwargs,
-                queue=dead.queue,
-                priority=dead.priority,
-                max_attempts=dead.max_attempts,
-                timeout_seconds=dead.timeout_seconds,
-                backoff_base_seconds=dead.backoff_base_seconds,
-                backoff_max_seconds=dead.backoff_max_seconds,
-                idempotency_key=dead.idempotency_key,
-            )
-    except IntegrityError as exc:
+    job, inserted = insert_job(
+        Job(
+            task_path=dead.task_path,
+            args=dead.args,
+            kwargs=dead.kwargs,
+            queue=dead.queue,
+            priority=dead.priority,
+            max_attempts=dead.max_attempts,
+            timeout_seconds=dead.timeout_seconds,
+            backoff_base_seconds=dead.backoff_base_seconds,
+            backoff_max_seconds=dead.backoff_max_seconds,
+            idempotency_key=dead.idempotency_key,
+        )
+    )
+    if not inserted:  # the key is held by a live job, which insert_job returned instead
         raise ReplayConflictError(
             f"Dead job {dead.job_id} was not replayed: its idempotency key "
-            f"{dead.idempotency_key!r} belongs to a job that is queued or running. Wait for it, "
-            "or cancel it first."
-        ) from exc
+            f"{dead.idempotency_key!r} belongs to job {job.id}, which is queued or running. Wait "
+            "for it, or cancel it first."
+        )
+    return job

@@ -279,3 +279,17 @@ def test_two_rescues_at_the_same_instant_record_one_lost_worker():
     requeued = [job_id for report in reports for job_id in report.requeued]
     assert sorted(requeued) == sorted(job.id for job in jobs)
     assert {len(job.errors) for job in Job.objects.all()} == {1}
+
+
+def test_replay_refuses_a_dead_job_whose_key_a_live_job_holds_and_replays_nothing():
+    free = dead_job()
+    [job] = claimed()
+    Job.objects.filter(id=job.id).update(max_attempts=1, idempotency_key="invoice-9")
+    job.max_attempts, job.idempotency_key = 1, "invoice-9"
+    engine.start([job])
+    taken = engine.fail(job, RuntimeError("boom")).dead_job
+    live = tasks.add.using(idempotency_key="invoice-9").enqueue(1, 2)
+    with pytest.raises(ReplayConflictError, match=f"belongs to job {live.id}"):
+        engine.replay(DeadJob.objects.filter(id__in=[free.id, taken.id]))
+    assert not DeadJob.objects.filter(replayed_job_id__isnull=False).exists()
+    assert list(Job.objects.values_list("id", flat=True)) == [live.id]
