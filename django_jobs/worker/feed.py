@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from .. import engine
 from ..models import Job
+from .observers import Observers
 from .shared import Held
 from .slots import Slot
 
@@ -29,8 +30,10 @@ class Feed:
         worker_id: str,
         lease_seconds: float,
         queues: Sequence[str] | None,
+        observers: Observers | None = None,
     ) -> None:
         self.held = held
+        self.observers = observers or Observers()
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
         self.queues = queues
@@ -50,6 +53,7 @@ class Feed:
             lease_seconds=self.lease_seconds,
             queues=self.queues,
         )
+        self.observers.claimed(len(claimed))
         self.held.add(claimed)
         self._buffer.extend(claimed)
         return len(claimed)

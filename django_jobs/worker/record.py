@@ -19,6 +19,7 @@ from ..exceptions import ResultStorageError
 from ..models import DeadJob, Job
 from ..outcome import FailRecord, Recorded, Succeeded
 from ..signals import job_dead_lettered, job_failed, job_started, job_succeeded, send_from_worker
+from .observers import Observers
 from .shared import Health, Held
 
 logger = logging.getLogger(__name__)
@@ -37,10 +38,17 @@ class Recorder:
     for another reason is logged and the job forgotten: its lease expires and rescue takes it.
     """
 
-    def __init__(self, held: Held, health: Health, give_up: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        held: Held,
+        health: Health,
+        give_up: Callable[[], bool],
+        observers: Observers | None = None,
+    ) -> None:
         self.held = held
         self.health = health
         self.give_up = give_up
+        self.observers = observers or Observers()
 
     def started(self, job: Job) -> None:
         """Log and signal that ``job`` is about to run (its attempt is charged already)."""
@@ -48,6 +56,7 @@ class Recorder:
             "Job %s %s started (attempt %d/%d)",
             job.id, job.task_path, job.attempts, job.max_attempts, extra=_extra(job),
         )  # fmt: skip
+        self.observers.started(job)
         send_from_worker(job_started, sender=Job, job=job, worker_id=job.worker_id)
 
     def fail(self, job: Job, error: BaseException, duration_seconds: float) -> Recorded | None:
@@ -61,6 +70,7 @@ class Recorder:
             )
         except Exception:
             self.health.report_trouble()
+            self.observers.database_error()
             logger.exception(
                 "Job %s: could not record its failure (%s); rescue will take it back when its "
                 "lease expires", job.id, type(error).__name__, extra=_extra(job),
@@ -80,6 +90,9 @@ class Recorder:
         if record.recorded is Recorded.LOST:
             self.report_lost(job)
             return
+        self.observers.finished(
+            job, "dead" if record.recorded is Recorded.DEAD else "retry", duration_seconds
+        )
         if record.recorded is Recorded.DEAD:
             logger.error(
                 "Job %s %s failed in %.3fs on attempt %d/%d and was dead-lettered: %s: %s",
@@ -120,9 +133,11 @@ class Recorder:
         self.held.drop([job])
         if fate is None:
             self.health.report_trouble()
+            self.observers.database_error()
         elif fate is Recorded.LOST:
             self.report_lost(job)
         else:
+            self.observers.finished(job, "done", outcome.duration_seconds)
             logger.info(
                 "Job %s %s done in %.3fs (attempt %d)",
                 job.id, job.task_path, outcome.duration_seconds, job.attempts,
@@ -136,8 +151,8 @@ class Recorder:
                 duration_seconds=outcome.duration_seconds,
             )
 
-    @staticmethod
-    def report_lost(job: Job) -> None:
+    def report_lost(self, job: Job) -> None:
+        self.observers.finished(job, "lost", 0.0)
         logger.warning(
             "Job %s %s: lease lost before its outcome was written; the outcome was discarded",
             job.id, job.task_path, extra=_extra(job),

@@ -27,6 +27,7 @@ from .execute import execute
 from .feed import Feed
 from .heartbeat import Heartbeat
 from .memory import rss_bytes
+from .observers import Observer, Observers
 from .record import Recorder
 from .shared import Health, Held
 from .shutdown import EXIT_OK
@@ -69,6 +70,7 @@ class Worker:
         worker_id: str | None = None,
         poll_interval_seconds: float | None = None,
         grace_seconds: float | None = None,
+        observers: Sequence[Observer] = (),
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -100,14 +102,16 @@ class Worker:
         self._wake = threading.Event()
         self._give_up_at = math.inf  # outcome writes stop trying through outages after this
         self.held = Held()
+        self.observers = Observers(observers)
         self.feed = Feed(
             self.held,
             worker_id=self.worker_id,
             lease_seconds=self.lease_seconds,
             queues=self.queues,
+            observers=self.observers,
         )
         self.health = Health()
-        self.recorder = Recorder(self.held, self.health, self._giving_up)
+        self.recorder = Recorder(self.held, self.health, self._giving_up, self.observers)
         self.completer = Completer(self.recorder.written, give_up=self._giving_up)
         self.pool = Pool(concurrency, self._run_job, self.health)
         self.timeouts = Timeouts(self.pool, self.recorder)
@@ -187,6 +191,7 @@ class Worker:
             except db.TRANSIENT_ERRORS as exc:
                 failures += 1
                 self.health.report_trouble()
+                self.observers.database_error()
                 self._stop.wait(db.outage_delay(failures, f"Worker {self.worker_id}", exc))
                 continue
             if fed:
@@ -226,6 +231,7 @@ class Worker:
                 self.recorder.fail(job, error, 0.0)
 
     def _rescued(self, report: RescueReport) -> None:
+        self.observers.rescued(len(report.requeued) + len(report.released) + len(report.dead))
         for job, dead_job in report.dead:
             self.recorder.report_dead(job, dead_job)
         self._wake.set()  # requeued jobs may be ready now
