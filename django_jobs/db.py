@@ -20,6 +20,7 @@ from django.db import (
     connections,
     router,
 )
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
 from .backoff import exponential
@@ -144,9 +145,30 @@ def backend_pid(alias: str = DEFAULT_DB_ALIAS) -> int | None:
     if wrapper.vendor != "postgresql":
         return None
     try:
-        wrapper.ensure_connection()  # a slot's first job opens it here, not inside the task
+        wrapper.ensure_connection()
         return int(wrapper.connection.info.backend_pid)
-    except Exception:  # unreachable or broken: the task will find out; nothing to cancel later
+    except Exception:  # unreachable or broken: nothing to report
+        return None
+
+
+def thread_connection(alias: str = DEFAULT_DB_ALIAS) -> BaseDatabaseWrapper:
+    """Return this thread's connection wrapper for ``alias`` (not connecting it)."""
+    return connections[alias]
+
+
+def open_backend_pid(wrapper: BaseDatabaseWrapper) -> int | None:
+    """Return the backend pid of ``wrapper``'s open PostgreSQL connection without any I/O; None
+    when it is not open or not PostgreSQL.
+
+    Safe to call from another thread than the wrapper's (it only reads the pid libpq noted at
+    connect time): the worker's main thread asks it of a slot whose job ran past its timeout.
+    """
+    raw = wrapper.connection
+    if raw is None or wrapper.vendor != "postgresql":
+        return None
+    try:
+        return int(raw.info.backend_pid) or None
+    except Exception:  # closed meanwhile
         return None
 
 
