@@ -72,9 +72,8 @@ def check(context: Context) -> list[Finding]:
             warning(
                 NAME,
                 f"{hot} uses the server's autovacuum thresholds",
-                f"autovacuum_vacuum_scale_factor {context.setting('autovacuum_vacuum_scale_factor')}"
-                f", autovacuum_vacuum_threshold {context.setting('autovacuum_vacuum_threshold')}"
-                ": a big job table collects many dead rows before it is vacuumed.",
+                ", ".join(f"{name} {context.setting(name)}" for name in TUNED)
+                + ": a big job table collects many dead rows before it is vacuumed.",
                 f"Set absolute thresholds for it in a migration, as in {HOWTO}.",
             )
         )

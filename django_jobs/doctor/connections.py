@@ -64,7 +64,7 @@ def check(context: Context) -> list[Finding]:
     limit = maximum - reserved
     per_process = worker_connections(plan.concurrency, with_scheduler=plan.with_scheduler)
     detail = (
-        f"{plan.hosts} hosts × {plan.processes} processes × {per_process} "
+        f"{plan.hosts} hosts x {plan.processes} processes x {per_process} "
         f"(concurrency {plan.concurrency} + {len(WORKER_THREADS)}"
         f"{' + 1 scheduler thread' if plan.with_scheduler else ''}) + {plan.schedulers} "
         f"schedulers + {plan.other_connections} other = {needed}; the server allows {limit} "
