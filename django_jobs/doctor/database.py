@@ -19,7 +19,8 @@ def check(context: Context) -> list[Finding]:
         if context.postgresql:
             version = f"PostgreSQL {context.setting('server_version')}"
         else:
-            version = f"{wrapper.display_name} {getattr(wrapper.Database, 'sqlite_version', '')}"
+            database = getattr(wrapper, "Database", None)
+            version = f"{wrapper.display_name} {getattr(database, 'sqlite_version', '')}".strip()
     except Exception as exc:
         return [
             problem(

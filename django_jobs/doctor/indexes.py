@@ -41,8 +41,9 @@ def create_sql(context: Context, model: type[models.Model], item: Expected) -> s
     wrapper.ensure_connection()  # quoting the partial indexes' conditions needs a live connection
     editor = wrapper.schema_editor(collect_sql=True)
     if isinstance(item, models.Index):
-        kwargs = {"concurrently": True} if context.postgresql else {}
-        return f"{item.create_sql(model, editor, **kwargs)};"
+        if context.postgresql:  # PostgreSQL's schema editor alone takes ``concurrently``
+            return f"{item.create_sql(model, editor, concurrently=True)};"
+        return f"{item.create_sql(model, editor)};"
     return f"{item.create_sql(model, editor)};"
 
 

@@ -23,8 +23,17 @@ from django.utils import timezone
 
 from django_jobs.cli import Output
 from django_jobs.cli import doctor as doctor_cli
-from django_jobs.doctor import CHECKS, Context, Finding, Level, Plan, run_checks
-from django_jobs.doctor import bloat, notify, runner
+from django_jobs.doctor import (
+    CHECKS,
+    Context,
+    Finding,
+    Level,
+    Plan,
+    bloat,
+    notify,
+    run_checks,
+    runner,
+)
 from django_jobs.models import Job, JobStatus
 from django_jobs.worker import listen
 from tests.conftest import wait_for
