@@ -20,8 +20,9 @@ from .output import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, Output
 NAME = "doctor"
 HELP = "Check the database and the deployment for problems; say what to do about each."
 
-COLUMNS = ["level", "check", "title", "detail", "action"]
-HEADERS = {"level": "", "title": "finding", "action": "what to do"}
+#: The table's columns (title and detail share one); --json has each field on its own.
+COLUMNS = ["level", "check", "finding", "action"]
+HEADERS = {"level": "", "action": "what to do"}
 
 
 def _at_least(minimum: int) -> Callable[[str], int]:
@@ -146,9 +147,8 @@ def report(findings: list[Finding], out: Output) -> int:
             }
         )
     else:
-        out.table(
-            [f.as_dict() for f in findings], COLUMNS, title="django-jobs doctor", headers=HEADERS
-        )
+        rows = [{**f.as_dict(), "finding": f"{f.title}\n{f.detail}".strip()} for f in findings]
+        out.table(rows, COLUMNS, title="django-jobs doctor", headers=HEADERS)
         style = "bold red" if problems else "yellow" if warnings else "green"
         out.line(f"{_count(problems, 'problem')}, {_count(warnings, 'warning')}", style=style)
     return EXIT_PROBLEM if problems else EXIT_OK

@@ -18,7 +18,7 @@ POSTGRES_ONLY = True
 
 #: The reloptions the how-to's migration sets for the job table; one of them is enough here.
 TUNED = ("autovacuum_vacuum_scale_factor", "autovacuum_vacuum_threshold")
-HOWTO = "docs/howto/deploying-workers.md, 'Keep the job table healthy in PostgreSQL'"
+HOWTO = "the 'Deploying workers' how-to, 'Keep the job table healthy in PostgreSQL'"
 
 
 def reloptions(context: Context) -> dict[str, dict[str, str]]:

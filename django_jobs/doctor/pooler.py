@@ -27,7 +27,8 @@ TRIES = 3
 
 
 def _probe(first: Any, second: Any) -> bool:
-    """Return whether ``second`` ran on ``first``'s server session while both were open."""
+    """Return whether ``second`` ran on ``first``'s server session while both were open, or
+    ``first`` moved to another session between two statements."""
     token = uuid.uuid4().hex
     first.execute(sql.SQL("SET {} = {}").format(sql.Identifier(PROBE_SETTING), sql.Literal(token)))
     first_pid = first.execute("SELECT pg_backend_pid()").fetchone()[0]
@@ -35,7 +36,8 @@ def _probe(first: Any, second: Any) -> bool:
         second_pid, seen = second.execute(
             "SELECT pg_backend_pid(), current_setting(%s, true)", [PROBE_SETTING]
         ).fetchone()
-    return bool(second_pid == first_pid or seen == token)
+    moved = first.execute("SELECT pg_backend_pid()").fetchone()[0] != first_pid
+    return bool(second_pid == first_pid or seen == token or moved)
 
 
 def shares_sessions(context: Context) -> bool:

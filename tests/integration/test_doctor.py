@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from types import ModuleType
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
@@ -407,3 +409,37 @@ def test_the_job_table_on_the_servers_thresholds_is_a_warning_and_tuned_is_ok():
     assert finding.level is Level.WARNING and "migration" in finding.action
     execute(f"ALTER TABLE django_jobs_job SET ({TUNED})")
     assert levels(found("autovacuum", Context(settings=AUTOVACUUM_ON))) == ["ok"]
+
+
+# The database unreachable -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unreachable_alias() -> Iterator[str]:
+    """A ``DATABASES`` alias like the test database's, on a port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again before anything connects: refused
+    connections.settings["unreachable"] = {
+        **connection.settings_dict,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "NAME": "nothing_here" if connection.vendor == "postgresql" else "/nonexistent/dir/db",
+    }
+    # A wrapper made here, its alias then taken out of the settings again: the test case's guard
+    # lets such dynamically created connections through, and no other test ever sees the alias.
+    wrapper = connections.create_connection("unreachable")
+    del connections.settings["unreachable"]
+    connections["unreachable"] = wrapper
+    try:
+        yield "unreachable"
+    finally:
+        wrapper.close()
+        del connections["unreachable"]
+
+
+@pytest.mark.django_db
+def test_an_unreachable_database_is_one_problem_and_nothing_else_runs(unreachable_alias):
+    findings = run_checks(Context(alias=unreachable_alias))
+    assert [(f.check, f.level) for f in findings] == [("database", Level.PROBLEM)]
+    assert "OperationalError" in findings[0].detail and "DATABASES" in findings[0].action
