@@ -1,20 +1,25 @@
-"""How much of each job table is dead row versions that vacuum has not reclaimed yet.
+"""How much of each job table is dead row versions, and of each index empty space.
 
-The estimate is PostgreSQL's own statistics (``pg_stat_user_tables.n_dead_tup`` against
-``n_live_tup``), which the server keeps up to date without reading the tables: cheap enough to run
-against a busy production database. A job table is updated on every claim, heartbeat and
-completion, so dead versions pile up fast when vacuum falls behind (autovacuum off or untuned, a
-long transaction holding back the xmin horizon), and the claim query slows down with them.
-Indexes bloat with their table; this check does not estimate them separately.
+Tables: PostgreSQL's own statistics (``pg_stat_user_tables.n_dead_tup`` against ``n_live_tup``),
+which the server keeps without reading the tables: cheap enough for a busy production database. A
+job table is updated on every claim, heartbeat and completion, so dead versions pile up fast when
+vacuum falls behind (autovacuum off or untuned, a long transaction holding back the xmin
+horizon), and the claim query slows down with them.
+
+Indexes: each B-tree index's size against the floor ``btree.estimated_bytes`` gives for its entry
+count (``pg_class.reltuples``, kept by VACUUM and ANALYZE) and key width (``pg_stats``, else the
+column types). Vacuum empties index pages but never gives them back: after a backlog of a million
+jobs drained, the partial index of ready jobs the claim walks keeps its million-entry size.
 """
 
 from __future__ import annotations
 
+from .btree import estimated_bytes
 from .context import Context
 from .findings import Finding, ok, problem, warning
 
 NAME = "bloat"
-TITLE = "Dead rows in the job tables"
+TITLE = "Table and index bloat"
 POSTGRES_ONLY = True
 
 #: A warning from this many dead rows, when they are also this share of the table's rows...
@@ -23,6 +28,28 @@ WARNING_DEAD_SHARE = 0.2
 #: ... a problem from this many, at this share (more dead rows than live ones).
 PROBLEM_DEAD_ROWS = 10_000
 PROBLEM_DEAD_SHARE = 0.5
+
+#: An index is reported once it is this many times its estimated size, and at least this many
+#: bytes larger (small indexes are left alone: a few empty pages cost nothing).
+INDEX_RATIO = 3.0
+INDEX_MIN_WASTE_BYTES = 8 * 2**20
+
+INDEXES = """
+SELECT c.relname, t.relname, pg_relation_size(i.indexrelid), c.reltuples,
+    (SELECT coalesce(sum(CASE WHEN a.attlen > 0 THEN a.attlen
+                              ELSE coalesce(s.avg_width, 16) END), 0)
+     FROM pg_attribute a
+     LEFT JOIN pg_stats s
+         ON s.schemaname = n.nspname AND s.tablename = t.relname AND s.attname = a.attname
+     WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey))
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+JOIN pg_am am ON am.oid = c.relam
+WHERE i.indrelid = ANY(%s::regclass[]) AND am.amname = 'btree'
+ORDER BY c.relname
+"""
 
 ACTION = (
     "Run `VACUUM (VERBOSE, ANALYZE) {table};` now. If it comes back: check that autovacuum is "
@@ -45,8 +72,42 @@ def level(dead: int, live: int) -> str:
     return "ok"
 
 
+def _size(size: float) -> str:
+    """Return ``size`` bytes for people.
+
+    >>> _size(16_384), _size(12_197_888)
+    ('16 KiB', '11.6 MiB')
+    """
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.0f} KiB"
+
+
+def index_findings(context: Context, tables: list[str]) -> list[Finding]:
+    """One warning per B-tree index of ``tables`` past ``INDEX_RATIO`` and
+    ``INDEX_MIN_WASTE_BYTES``; indexes never vacuumed nor analyzed (no entry count) are skipped."""
+    with context.wrapper().cursor() as cursor:
+        cursor.execute(INDEXES, [tables])
+        rows = cursor.fetchall()
+    findings = []
+    for index, table, size, tuples, width in rows:
+        if tuples < 0:
+            continue
+        floor = estimated_bytes(tuples, int(width))
+        if size >= INDEX_RATIO * floor and size - floor >= INDEX_MIN_WASTE_BYTES:
+            findings.append(
+                warning(
+                    NAME,
+                    f"Index {index} is bloated",
+                    f"{_size(size)} for {tuples:,.0f} entries, about {size / floor:.0f} times the "
+                    f"{_size(floor)} they need (an estimate).",
+                    f"Rebuild it without blocking writes: REINDEX INDEX CONCURRENTLY {index}; "
+                    f"(on {table}).",
+                )
+            )
+    return findings
+
+
 def check(context: Context) -> list[Finding]:
-    """One finding per job table over a threshold; one ok finding when none is."""
+    """One finding per job table or index over a threshold; one ok finding when none is."""
     from .indexes import job_models
 
     tables = [str(model._meta.db_table) for model in job_models()]
@@ -74,6 +135,7 @@ def check(context: Context) -> list[Finding]:
         elif found == "warning":
             title = f"{table} has many dead rows"
             findings.append(warning(NAME, title, figures, ACTION.format(table=table)))
+    findings += index_findings(context, tables)
     if not findings:
-        findings.append(ok(NAME, TITLE, "; ".join(summary)))
+        findings.append(ok(NAME, TITLE, "; ".join(summary) + "; no index bloated"))
     return findings

@@ -11,8 +11,6 @@ from typing import Any
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from ..worker import listen
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Plan:
@@ -30,6 +28,13 @@ class Plan:
     with_scheduler: bool = False
     schedulers: int = 0
     other_connections: int = 0
+
+
+def worker_channel() -> str:
+    """Return the channel workers LISTEN on (imported late: the worker needs the app registry)."""
+    from ..worker import listen
+
+    return listen.CHANNEL
 
 
 def _server_setting(wrapper: BaseDatabaseWrapper, name: str) -> str | None:
@@ -55,7 +60,7 @@ class Context:
     alias: str | None = None
     plan: Plan = dataclasses.field(default_factory=Plan)
     clock: Callable[[], float] = time.time
-    listen_channel: str = listen.CHANNEL
+    listen_channel: str = dataclasses.field(default_factory=worker_channel)
     notify_timeout_seconds: float = 5.0
     max_connections: int | None = None
     settings: dict[str, str] = dataclasses.field(default_factory=dict)

@@ -14,8 +14,7 @@ import uuid
 
 from psycopg import sql
 
-from ..worker import listen
-from .context import Context
+from .context import Context, worker_channel
 from .findings import Finding, ok, problem
 
 NAME = "notify"
@@ -53,7 +52,7 @@ def round_trip(context: Context) -> float | None:
         notifier = context.connect()
         try:
             started = time.monotonic()
-            notifier.execute("SELECT pg_notify(%s, %s)", [listen.CHANNEL, payload])
+            notifier.execute("SELECT pg_notify(%s, %s)", [worker_channel(), payload])
         finally:
             notifier.close()
         deadline = started + context.notify_timeout_seconds
@@ -87,7 +86,7 @@ def check(context: Context) -> list[Finding]:
             problem(
                 NAME,
                 "NOTIFY not delivered",
-                f"A notification on channel {listen.CHANNEL!r} did not reach a connection "
+                f"A notification on channel {worker_channel()!r} did not reach a connection "
                 f"listening on {context.listen_channel!r} within "
                 f"{context.notify_timeout_seconds:g}s. {WITHOUT}",
                 "Give workers a direct connection to PostgreSQL or a session-mode pool: a "

@@ -247,6 +247,24 @@ def test_dead_rows_left_by_update_and_delete_loops_are_a_problem():
     wait_for(lambda: levels(found("bloat")) == ["ok"], what="the vacuum to be counted")
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_index_left_big_by_a_drained_backlog_is_a_warning(monkeypatch):
+    monkeypatch.setattr(bloat, "INDEX_MIN_WASTE_BYTES", 256 * 1024)  # the default is 8 MiB
+    Job.objects.bulk_create(Job(task_path="t") for _ in range(20_000))  # a backlog, queued
+    vacuum_job_tables()
+    assert not [f for f in found("bloat") if "Index" in f.title]
+    Job.objects.update(status=JobStatus.DONE, finished_at=timezone.now())  # drained
+    vacuum_job_tables()  # the ready index's entries are gone, its pages are not
+    [finding] = [f for f in found("bloat") if f.title.startswith("Index")]
+    assert finding.level is Level.WARNING
+    assert finding.title == "Index django_jobs_job_ready_idx is bloated"
+    assert "for 0 entries" in finding.detail
+    assert "REINDEX INDEX CONCURRENTLY django_jobs_job_ready_idx" in finding.action
+    execute("REINDEX INDEX django_jobs_job_ready_idx")  # what the finding says, less CONCURRENTLY
+    assert not [f for f in found("bloat") if f.title.startswith("Index")]
+
+
 def test_the_bloat_thresholds():
     assert bloat.level(bloat.WARNING_DEAD_ROWS - 1, 0) == "ok"
     assert bloat.level(bloat.WARNING_DEAD_ROWS, 0) == "warning"
