@@ -50,15 +50,19 @@ def _seconds(value: str) -> float:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     plan = parser.add_argument_group("the deployment whose connections are counted")
-    plan.add_argument("--hosts", type=_at_least(1), default=1, help="Worker machines (default 1).")
+    plan.add_argument(
+        "--hosts", type=_at_least(1), default=1, metavar="N", help="Worker machines (default 1)."
+    )
     plan.add_argument(
         "--processes",
+        metavar="N",
         type=_at_least(1),
         default=1,
         help="runworker processes per machine (runworker --processes; default 1).",
     )
     plan.add_argument(
         "--concurrency",
+        metavar="N",
         type=_at_least(1),
         default=10,
         help="Threads per worker process (runworker --concurrency; default 10).",
@@ -70,6 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     plan.add_argument(
         "--schedulers",
+        metavar="N",
         type=_at_least(0),
         default=0,
         help="Separate runscheduler processes (default 0).",
@@ -108,7 +113,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="How long to wait for the test notification (default 5).",
     )
-    parser.add_argument("--database", help="Database alias (default: the job tables' database).")
+    parser.add_argument(
+        "--database", metavar="ALIAS", help="Database alias (default: the job tables' database)."
+    )
 
 
 def context_from(options: dict[str, Any]) -> Context:

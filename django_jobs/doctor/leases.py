@@ -51,14 +51,14 @@ def check(context: Context) -> list[Finding]:
     live = Job.objects.using(context.wrapper().alias).filter(
         status=JobStatus.RUNNING, lease_expires_at__gte=now
     )
-    workers = sorted(set(stale.values_list("worker_id", flat=True)[:5]))
+    workers = sorted(stale.order_by().values_list("worker_id", flat=True).distinct()[:5])
     running = live.count()
     if stale_count:
         return [
             problem(
                 NAME,
                 f"{stale_count} running jobs expired more than {grace:.0f}s ago",
-                f"{count} expired leases in all, last held by {', '.join(workers)}; "
+                f"{count} expired leases in all, last held by {', '.join(workers) or 'unknown'}; "
                 f"{running} other running jobs have live leases"
                 + (" (so some worker is heartbeating)." if running else "."),
                 "No worker is rescuing them: start a worker (`manage.py runworker`), or, if "

@@ -42,7 +42,7 @@ def check(context: Context) -> list[Finding]:
                 "workers of the new code).",
             )
         )
-    missing = db.missing_tables([Job, DeadJob, ScheduleRun])
+    missing = db.missing_tables([Job, DeadJob, ScheduleRun], alias=context.wrapper().alias)
     if missing:
         findings.append(
             problem(

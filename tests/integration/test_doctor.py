@@ -461,3 +461,18 @@ def test_an_unreachable_database_is_one_problem_and_nothing_else_runs(unreachabl
     findings = run_checks(Context(alias=unreachable_alias))
     assert [(f.check, f.level) for f in findings] == [("database", Level.PROBLEM)]
     assert "OperationalError" in findings[0].detail and "DATABASES" in findings[0].action
+
+
+def test_the_planned_worker_defaults_are_runworkers_own():
+    from django.core.management import load_command_class
+
+    def defaults(command: str, *args: str) -> dict[str, object]:
+        parser = load_command_class("django_jobs", command).create_parser("manage.py", command)
+        return vars(parser.parse_args(list(args)))
+
+    runworker, doctor = defaults("runworker"), defaults("jobs", "doctor")
+    assert (doctor["processes"], doctor["concurrency"]) == (
+        runworker["processes"],
+        runworker["concurrency"],
+    )
+    assert doctor["with_scheduler"] == runworker["with_scheduler"]
