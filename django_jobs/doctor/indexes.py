@@ -47,22 +47,22 @@ def create_sql(context: Context, model: type[models.Model], item: Expected) -> s
     return f"{item.create_sql(model, editor)};"
 
 
-def _pg_validity(context: Context, table: str) -> dict[str, tuple[bool, bool]]:
-    """Return {index or constraint name: (valid, ready)} for ``table``."""
+def _pg_validity(context: Context, table: str) -> tuple[dict[str, bool], dict[str, bool]]:
+    """Return ({index name: valid and ready}, {check constraint name: validated}) for ``table``."""
     with context.wrapper().cursor() as cursor:
         cursor.execute(
-            "SELECT c.relname, i.indisvalid, i.indisready FROM pg_index i "
+            "SELECT c.relname, i.indisvalid AND i.indisready FROM pg_index i "
             "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass",
             [table],
         )
-        found = {name: (valid, ready) for name, valid, ready in cursor.fetchall()}
+        indexes = dict(cursor.fetchall())
         cursor.execute(
             "SELECT conname, convalidated FROM pg_constraint WHERE conrelid = %s::regclass "
             "AND contype = 'c'",
             [table],
         )
-        found.update({name: (valid, True) for name, valid in cursor.fetchall()})
-    return found
+        constraints = dict(cursor.fetchall())
+    return indexes, constraints
 
 
 def _present(context: Context, table: str) -> dict[str, Any]:
@@ -71,57 +71,61 @@ def _present(context: Context, table: str) -> dict[str, Any]:
         return wrapper.introspection.get_constraints(cursor, table)
 
 
+def _missing(context: Context, model: type[models.Model], item: Expected) -> Finding:
+    return problem(
+        NAME,
+        f"Missing: {item.name} on {model._meta.db_table}",
+        f"{type(item).__name__} declared by {model.__name__}.Meta is not in the database "
+        "(dropped by hand, or a migration that failed halfway?).",
+        f"Create it again: {create_sql(context, model, item)}",
+    )
+
+
+def _invalid(table: str, item: Expected) -> Finding:
+    if isinstance(item, models.CheckConstraint):
+        why = "It was added NOT VALID and never validated: rows written before may break it."
+        action = f"Validate it: ALTER TABLE {table} VALIDATE CONSTRAINT {item.name};"
+    else:
+        why = (
+            "PostgreSQL keeps it up to date on every write but no query uses it: a CREATE INDEX "
+            "CONCURRENTLY or REINDEX CONCURRENTLY that failed."
+        )
+        action = (
+            f"Rebuild it: REINDEX INDEX CONCURRENTLY {item.name}; (if that fails, its error "
+            "says why, e.g. duplicate rows for a unique index: fix that and run it again)."
+        )
+    return problem(NAME, f"Invalid: {item.name} on {table}", why, action)
+
+
+def _extra_invalid(table: str, name: str) -> Finding:
+    return warning(
+        NAME,
+        f"Invalid extra index: {name} on {table}",
+        "An invalid index django-jobs does not declare (a leftover of a failed REINDEX "
+        "CONCURRENTLY is named *_ccnew): it slows every write to the table.",
+        f"Drop it: DROP INDEX CONCURRENTLY {name};",
+    )
+
+
 def _check_table(context: Context, model: type[models.Model]) -> tuple[list[Finding], int]:
     table = str(model._meta.db_table)
     present = _present(context, table)
-    validity = _pg_validity(context, table) if context.postgresql else {}
-    findings = []
+    indexes, constraints = _pg_validity(context, table) if context.postgresql else ({}, {})
+    valid = {**indexes, **constraints}
     wanted = expected(model)
+    findings = []
     for item in wanted:
-        name = str(item.name)
-        if name not in present:
-            findings.append(
-                problem(
-                    NAME,
-                    f"Missing: {name} on {table}",
-                    f"{type(item).__name__} declared by {model.__name__}.Meta is not in the "
-                    "database (dropped by hand, or a migration that failed halfway?).",
-                    f"Create it again: {create_sql(context, model, item)}",
-                )
-            )
-        elif not all(validity.get(name, (True, True))):
-            findings.append(
-                problem(
-                    NAME,
-                    f"Invalid: {name} on {table}",
-                    "PostgreSQL marks it invalid (not used by queries, but still updated): a "
-                    "CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY that failed, or a "
-                    "constraint added NOT VALID.",
-                    _repair(table, name, item),
-                )
-            )
-    declared = {str(item.name) for item in wanted}
-    for name, (valid, ready) in validity.items():
-        if name not in declared and not (valid and ready):
-            findings.append(
-                warning(
-                    NAME,
-                    f"Invalid extra index: {name} on {table}",
-                    "An invalid index django-jobs does not declare (a leftover of a failed "
-                    "REINDEX CONCURRENTLY is named *_ccnew): it slows every write to the table.",
-                    f"Drop it: DROP INDEX CONCURRENTLY {name};",
-                )
-            )
+        if item.name not in present:
+            findings.append(_missing(context, model, item))
+        elif not valid.get(str(item.name), True):
+            findings.append(_invalid(table, item))
+    declared = {item.name for item in wanted}
+    findings += [
+        _extra_invalid(table, name)
+        for name, ok_ in indexes.items()
+        if not ok_ and name not in declared
+    ]
     return findings, len(wanted)
-
-
-def _repair(table: str, name: str, item: Expected) -> str:
-    if isinstance(item, models.CheckConstraint):
-        return f"Validate it: ALTER TABLE {table} VALIDATE CONSTRAINT {name};"
-    return (
-        f"Rebuild it: REINDEX INDEX CONCURRENTLY {name}; (if that fails, see the error, fix its "
-        "cause, e.g. duplicate rows for a unique index, and run it again)."
-    )
 
 
 def check(context: Context) -> list[Finding]:

@@ -221,6 +221,34 @@ def test_an_index_left_invalid_by_a_failed_concurrent_build_is_a_problem():
     assert levels(found("indexes")) == ["ok"]
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_check_constraint_added_not_valid_is_a_problem():
+    execute("ALTER TABLE django_jobs_job DROP CONSTRAINT django_jobs_job_priority_range")
+    execute(
+        "ALTER TABLE django_jobs_job ADD CONSTRAINT django_jobs_job_priority_range "
+        "CHECK (priority >= -100 AND priority <= 100) NOT VALID"
+    )
+    [finding] = found("indexes")
+    assert finding.title == "Invalid: django_jobs_job_priority_range on django_jobs_job"
+    assert "VALIDATE CONSTRAINT django_jobs_job_priority_range" in finding.action
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_invalid_index_django_jobs_does_not_declare_is_a_warning():
+    Job.objects.create(task_path="t", queue="q")
+    Job.objects.create(task_path="t", queue="q")
+    try:
+        with pytest.raises(Exception, match="could not create unique index"):
+            execute("CREATE UNIQUE INDEX CONCURRENTLY leftover_ccnew ON django_jobs_job (queue)")
+        [finding] = found("indexes")
+        assert finding.level is Level.WARNING
+        assert finding.action == "Drop it: DROP INDEX CONCURRENTLY leftover_ccnew;"
+    finally:
+        execute("DROP INDEX IF EXISTS leftover_ccnew")
+
+
 # 3. bloat -----------------------------------------------------------------------------------------
 
 
