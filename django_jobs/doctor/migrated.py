@@ -50,8 +50,10 @@ def check(context: Context) -> list[Finding]:
                 f"Tables missing: {', '.join(missing)}",
                 "The migrations are recorded as applied but the tables do not exist (a "
                 "`migrate --fake`, a restored or hand-edited database?).",
-                "Recreate them: `python manage.py migrate django_jobs zero --fake`, then "
-                "`python manage.py migrate django_jobs`.",
+                "Find out how first. If every django_jobs table is gone, `python manage.py "
+                "migrate django_jobs zero --fake` then `python manage.py migrate django_jobs` "
+                "recreates them; otherwise create the missing ones from what `python manage.py "
+                "sqlmigrate django_jobs 0001_initial` prints.",
             )
         )
     if unknown:

@@ -75,9 +75,9 @@ def check(context: Context) -> list[Finding]:
                 NAME,
                 f"Trigger {TRIGGER} {'missing' if state is None else 'disabled'}",
                 f"Enqueueing a job sends no notification. {WITHOUT}",
-                "Enable it (ALTER TABLE django_jobs_job ENABLE TRIGGER "
-                f"{TRIGGER};) or, if missing, re-run its migration: `manage.py migrate "
-                "django_jobs 0002` then `manage.py migrate django_jobs`.",
+                f"If disabled: ALTER TABLE django_jobs_job ENABLE TRIGGER {TRIGGER}; if missing, "
+                "run the CREATE statements of django_jobs/migrations/0003_notify_trigger.py "
+                "(the function, then the trigger) in psql.",
             )
         )
     seconds = round_trip(context)

@@ -377,6 +377,13 @@ def test_a_missing_or_disabled_trigger_is_a_problem(planted):
         execute(f"ALTER TABLE django_jobs_job DISABLE TRIGGER {notify.TRIGGER}")
     [finding] = found("notify")
     assert finding.level is Level.PROBLEM and finding.title.endswith(planted)
+    if planted == "missing":  # the repair the finding gives: the migration's CREATE statements
+        import importlib
+
+        execute(importlib.import_module("django_jobs.migrations.0003_notify_trigger").CREATE)
+    else:
+        execute(finding.action.split(": ", 1)[1].split(";")[0])
+    assert levels(found("notify")) == ["ok"]
 
 
 # 6. clock skew ------------------------------------------------------------------------------------
