@@ -3,9 +3,15 @@ session mode, and what transaction pooling does to the LISTEN/NOTIFY check."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
+from django.db import connection
 
 from django_jobs.doctor import Context, Level, run_checks
+from tests.conftest import ROOT, subprocess_env
 from tests.pgbouncer import pgbouncer, start_pgbouncer  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -33,3 +39,19 @@ def test_a_session_mode_pgbouncer_is_not_taken_for_one(start_pgbouncer):  # noqa
 def test_postgresql_itself_is_not_taken_for_a_pooler():
     [finding] = run_checks(Context(), only=["pooler"])
     assert finding.level is Level.OK
+
+
+def test_the_command_run_through_pgbouncer_warns_and_exits_1(pgbouncer):  # noqa: F811
+    settings = connection.settings_dict
+    env = subprocess_env(
+        DATABASE_URL=f"postgres://{settings['USER']}@{pgbouncer.host}:{pgbouncer.port}/"
+        f"{settings['NAME']}"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "django", "jobs", "doctor", "--json", "--notify-timeout", "1",
+         "--only", "database", "--only", "notify", "--only", "pooler"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    levels = {f["check"]: f["level"] for f in json.loads(done.stdout)["findings"]}
+    assert levels == {"database": "ok", "notify": "problem", "pooler": "warning"}
