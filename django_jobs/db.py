@@ -127,12 +127,13 @@ def discard_connection(alias: str = DEFAULT_DB_ALIAS) -> None:
     del connections[alias]
 
 
-def missing_tables(models: list[type[Model]]) -> list[str]:
-    """Return the tables of ``models`` that do not exist in their database (unmigrated).
+def missing_tables(models: list[type[Model]], alias: str | None = None) -> list[str]:
+    """Return the tables of ``models`` that do not exist in their database (unmigrated), or in
+    database ``alias`` when given.
 
     Raises the transient errors when the database cannot be reached: not knowing is not missing.
     """
-    wrapper = connections[router.db_for_write(models[0])]
+    wrapper = connections[alias or router.db_for_write(models[0])]
     with wrapper.cursor() as cursor:
         existing = set(wrapper.introspection.table_names(cursor))
     return [m._meta.db_table for m in models if m._meta.db_table not in existing]
