@@ -5,9 +5,11 @@ Every ``HEARTBEAT_SECONDS`` it takes or renews the role (``django_jobs.leadershi
 ``LEASE_SECONDS`` on a database row); the holder prunes every ``PRUNE_INTERVAL_SECONDS``: done
 and cancelled jobs, dead jobs and schedule runs older than their ``*_RETENTION_SECONDS`` (a
 retention of None keeps that kind forever). Deletes go through ``engine.prune*``,
-``BATCH_SIZE`` rows per statement with ``PAUSE_SECONDS`` between statements, so a prune of a
-million rows neither holds locks long nor floods the WAL and the replicas; between batches the
-lease is renewed, and a pruner that lost it, or whose worker is stopping, stops there. On a
+``BATCH_SIZE`` rows per statement with a pause between statements (``PAUSE_SECONDS``, or
+``PAUSE_FACTOR`` times the statement's own time if longer), so a prune of a million rows
+neither holds locks long, nor floods the WAL and the replicas, nor keeps its connection busy
+more than a quarter of the time; between batches the lease is renewed, and a pruner that lost
+it, or whose worker is stopping, stops there. On a
 graceful stop the role is released so another worker takes it at once; a worker killed holds it
 one lease longer. Cut-offs are judged by the database's clock. (A leader-only pruner in every
 worker is River's ``JobCleaner`` maintenance service and Oban's ``Pruner`` plugin.)
@@ -31,8 +33,11 @@ logger = logging.getLogger(__name__)
 
 #: Rows per DELETE statement.
 BATCH_SIZE = 1000
-#: Pause between two DELETE statements (seconds): a prune uses about a third of one connection.
+#: Pause between two DELETE statements: at least PAUSE_SECONDS, and PAUSE_FACTOR times as long
+#: as the statement took, so a prune works at most a quarter of the time however slow the
+#: database is under load, and leaves the rest to the workers' claims.
 PAUSE_SECONDS = 0.1
+PAUSE_FACTOR = 3.0
 #: Pause before the next try while the database is unreachable (seconds).
 OUTAGE_RETRY_SECONDS = 5.0
 
@@ -53,6 +58,7 @@ class Pruner:
         self.deleted: dict[str, int] = {}  # kind -> rows deleted by this worker, for tests/logs
         self._renew_at = 0.0
         self._prune_at = 0.0
+        self._batch_started = 0.0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="django-jobs-pruner", daemon=True)
 
@@ -101,6 +107,7 @@ class Pruner:
         """
         now = db.database_now()
         deleted: dict[str, int] = {}
+        self._batch_started = time.monotonic()
         for kind, delete in self._kinds():
             retention = getattr(jobs_settings, f"{kind.upper()}_RETENTION_SECONDS")
             if retention is None or self._done.is_set() or not self.leading:
@@ -133,10 +140,12 @@ class Pruner:
     def _between_batches(self) -> bool:
         # The pause keeps a long prune to a fraction of one connection; renewing here keeps the
         # role through a prune that outlasts a lease.
-        if self._done.wait(PAUSE_SECONDS):
+        took = time.monotonic() - self._batch_started
+        if self._done.wait(max(PAUSE_SECONDS, PAUSE_FACTOR * took)):
             return False
-        if time.monotonic() >= self._renew_at:
-            return self._renew()
+        if time.monotonic() >= self._renew_at and not self._renew():
+            return False
+        self._batch_started = time.monotonic()
         return True
 
     def _renew(self) -> bool:
