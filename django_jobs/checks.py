@@ -166,16 +166,20 @@ RETENTIONS = {
 }
 
 
+def _check_retention_value(value: Any, name: str) -> None:
+    if value is not None:
+        validation.check_seconds(
+            value, name=name, maximum=validation.MAX_DELAY_SECONDS, positive=True
+        )
+
+
 def _check_retention() -> list[Any]:
     errors: list[Any] = []
     for name, id_ in RETENTIONS.items():
         errors += _problem(
             id_,
             name,
-            lambda value, name=name: value is None
-            or validation.check_seconds(
-                value, name=name, maximum=validation.MAX_DELAY_SECONDS, positive=True
-            ),
+            functools.partial(_check_retention_value, name=name),
             "None keeps these rows forever; e.g. 7 * 86400 keeps them a week.",
         )
     errors += _problem(

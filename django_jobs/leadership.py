@@ -72,8 +72,8 @@ def acquire(role: str, worker_id: str, *, lease_seconds: float) -> Term | None:
         # is when it looks, after the winner's change. ON CONFLICT re-evaluates the WHERE on the
         # newest version of the row under its lock, so two askers cannot both see it expired.
         now, expiry = "clock_timestamp()", "clock_timestamp() + make_interval(secs => %s)"
-        params: list[object] = [role, worker_id, lease_seconds]
-        later: list[object] = []
+        params: list[Any] = [role, worker_id, lease_seconds]
+        later: list[Any] = []
     else:
         # SQLite serialises writers; the host's clock is the only clock there is.
         current = timezone.now()

@@ -68,18 +68,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(options: dict[str, Any], out: Output) -> int:
     ages: dict[str, float | None] = {}
-    for kind, (option, setting, _, _) in KINDS.items():
-        given = options.get(option)
+    for kind in KINDS:
         try:
-            ages[kind] = _seconds(given, f"--{option.replace('_', '-')}") if given is not None else (
-                None if getattr(jobs_settings, setting) is None
-                else float(getattr(jobs_settings, setting))
-            )  # fmt: skip
+            ages[kind] = _age(kind, options)
         except ValueError as exc:
             out.error(f"{exc} Give a number of seconds > 0, e.g. 604800 for a week.")
             return EXIT_USAGE
     now = db.database_now()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for kind, age in ages.items():
         _, _, count, delete = KINDS[kind]
         before = None if age is None else now - timedelta(seconds=age)
@@ -97,6 +93,15 @@ def run(options: dict[str, Any], out: Output) -> int:
         headers={"older_than_seconds": "older than (s)", "before": "before (UTC)", "rows": verb},
     )  # fmt: skip
     return EXIT_OK
+
+
+def _age(kind: str, options: dict[str, Any]) -> float | None:
+    # The option if given, else the setting; None keeps the kind.
+    option, setting, _, _ = KINDS[kind]
+    if options.get(option) is not None:
+        return _seconds(options[option], f"--{option.replace('_', '-')}")
+    retention = getattr(jobs_settings, setting)
+    return None if retention is None else float(retention)
 
 
 def _seconds(text: str, option: str) -> float:

@@ -51,7 +51,9 @@ def prunable_schedule_runs(created_before: datetime) -> QuerySet[ScheduleRun]:
     would let the rival's INSERT succeed and enqueue the job twice; a row a month old is past
     any rival's pass.
     """
-    newer = ScheduleRun.objects.filter(schedule=OuterRef("schedule"), fire_at__gt=OuterRef("fire_at"))
+    newer = ScheduleRun.objects.filter(
+        schedule=OuterRef("schedule"), fire_at__gt=OuterRef("fire_at")
+    )
     return ScheduleRun.objects.filter(Exists(newer), created_at__lt=created_before)
 
 

@@ -173,4 +173,3 @@ class Pruner:
         except Exception as exc:  # the lease runs out by itself
             logger.warning("Pruner of %s could not release its role (%s)", self.worker_id, exc)
         self.leading = False
-
