@@ -87,8 +87,9 @@ class Pruner:
             if self._renew():
                 now = time.monotonic()
                 if now >= self._prune_at:
+                    # Set first: a prune that fails is tried again next interval, not next beat.
+                    self._prune_at = now + float(jobs_settings.PRUNE_INTERVAL_SECONDS)
                     self.prune_once()
-                    self._prune_at = time.monotonic() + float(jobs_settings.PRUNE_INTERVAL_SECONDS)
                 return max(0.0, min(self._renew_at, self._prune_at) - time.monotonic())
         except db.TRANSIENT_ERRORS as exc:
             db.close_quietly()
