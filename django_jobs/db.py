@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from django.db import (
     DEFAULT_DB_ALIAS,
@@ -22,6 +23,7 @@ from django.db import (
 )
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
+from django.utils import timezone
 
 from .backoff import exponential
 
@@ -189,3 +191,16 @@ def cancel_backend(pid: int) -> bool:
         )
         row = cursor.fetchone()
     return bool(row and row[0])
+
+
+def database_now(alias: str = DEFAULT_DB_ALIAS) -> datetime:
+    """Return the database server's current time (aware, UTC): ``clock_timestamp()`` on
+    PostgreSQL (``now()`` stands still inside a transaction), the host's clock on SQLite, which
+    runs in this process. One round trip on PostgreSQL."""
+    wrapper = connections[alias]
+    if wrapper.vendor != "postgresql":
+        return timezone.now()
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        (now,) = cursor.fetchone()
+    return now.astimezone(UTC)

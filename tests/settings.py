@@ -74,6 +74,8 @@ DJANGO_JOBS = {
 
 # Schedules for scheduler subprocesses started by the tests (tests/acceptance), as JSON.
 DJANGO_JOBS["SCHEDULES"] = env.json("DJANGO_JOBS_TEST_SCHEDULES", default={})
+# Any other DJANGO_JOBS keys for subprocesses, as JSON, e.g. '{"DONE_RETENTION_SECONDS": 1}'.
+DJANGO_JOBS.update(env.json("DJANGO_JOBS_TEST_OVERRIDES", default={}))
 if env("DJANGO_JOBS_TEST_QUEUES", default=""):
     DJANGO_JOBS["QUEUES"] = env.list("DJANGO_JOBS_TEST_QUEUES")
 

@@ -28,6 +28,7 @@ from .feed import Feed
 from .heartbeat import Heartbeat
 from .memory import rss_bytes
 from .observers import Observer, Observers
+from .pruner import Pruner
 from .record import Recorder
 from .shared import Health, Held
 from .shutdown import EXIT_OK
@@ -125,6 +126,11 @@ class Worker:
             lease_seconds=self.lease_seconds,
             on_rescued=self._rescued,
         )
+        self.pruner = Pruner(
+            worker_id=self.worker_id,
+            lease_seconds=self.lease_seconds,
+            renew_seconds=float(jobs_settings.HEARTBEAT_SECONDS),
+        )
         self.listener = (
             listen.Listener(self._wake.set, queues=self.queues) if listen.supported() else None
         )
@@ -170,6 +176,7 @@ class Worker:
         self.completer.start()
         self.pool.start()
         self.heartbeat.start()
+        self.pruner.start()
         if self.listener is not None:
             self.listener.start()
         try:
@@ -281,6 +288,7 @@ class Worker:
         self._give_up_at = time.monotonic() + 10.0
         self.abandoned = shutdown.fail_unfinished(self.pool, self.recorder, self.grace_seconds)
         self.completer.stop(timeout_seconds=15.0)
+        self.pruner.stop(timeout_seconds=5.0)
         self.heartbeat.stop()
         self._log_summary()
         return shutdown.report(self.worker_id, self.abandoned, self.grace_seconds)
