@@ -29,6 +29,7 @@ from .heartbeat import Heartbeat
 from .memory import rss_bytes
 from .observers import Observer, Observers
 from .record import Recorder
+from .rollup import Rollup
 from .shared import Health, Held
 from .shutdown import EXIT_OK
 from .slots import Pool, Slot
@@ -102,7 +103,9 @@ class Worker:
         self._wake = threading.Event()
         self._give_up_at = math.inf  # outcome writes stop trying through outages after this
         self.held = Held()
-        self.observers = Observers(observers)
+        # The admin's charts: per-minute counts, flushed by their own thread (worker/rollup.py).
+        self.rollup = Rollup(worker_id=self.worker_id)
+        self.observers = Observers([self.rollup, *observers])
         self.feed = Feed(
             self.held,
             worker_id=self.worker_id,
@@ -168,6 +171,7 @@ class Worker:
         self.completer.start()
         self.pool.start()
         self.heartbeat.start()
+        self.rollup.start()
         if self.listener is not None:
             self.listener.start()
         try:
@@ -271,4 +275,5 @@ class Worker:
         self.abandoned = shutdown.fail_unfinished(self.pool, self.recorder, self.grace_seconds)
         self.completer.stop(timeout_seconds=15.0)
         self.heartbeat.stop()
+        self.rollup.stop()
         return shutdown.report(self.worker_id, self.abandoned, self.grace_seconds)
