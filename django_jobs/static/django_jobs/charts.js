@@ -38,10 +38,13 @@
     if (value < 1) {
       return `${+(value * 1000).toPrecision(3)} ms`;
     }
-    if (value < 120) {
-      return `${+value.toPrecision(3)} s`;
-    }
-    return `${+(value / 60).toPrecision(3)} min`;
+    return `${+value.toPrecision(3)} s`;
+  }
+
+  // The log axis labels only 1, 2 and 5 times a power of ten, as the histogram's bounds are.
+  function roundTick(value) {
+    const mantissa = value / 10 ** Math.floor(Math.log10(value) + 1e-9);
+    return [1, 2, 5].some((step) => Math.abs(mantissa - step) < 1e-6) ? seconds(value) : null;
   }
 
   function clock(iso) {
@@ -88,10 +91,16 @@
 
   function pickup(canvas, labels, queue) {
     const options = baseOptions("Pickup latency (ready to started)");
+    // Whole decades, so the axis always has labelled ticks, however narrow the data's range.
+    const values = [...queue.pickup_p50_seconds, ...queue.pickup_p95_seconds].filter((v) => v > 0);
+    const low = values.length ? 10 ** Math.floor(Math.log10(Math.min(...values)) + 1e-9) : 0.001;
+    const high = values.length ? 10 ** Math.ceil(Math.log10(Math.max(...values)) - 1e-9) : 1;
     options.scales.y = {
       type: "logarithmic",
+      min: low,
+      max: Math.max(high, low * 10),
       grid: { color: colors.grid },
-      ticks: { callback: (value) => seconds(value), maxTicksLimit: 6 },
+      ticks: { callback: roundTick },
     };
     options.plugins.tooltip = {
       callbacks: { label: (item) => `${item.dataset.label}: ${seconds(item.parsed.y)}` },
@@ -102,7 +111,12 @@
       borderColor: color,
       backgroundColor: color,
       borderWidth: 2,
-      pointRadius: 0,
+      // A minute with no neighbour on either side would draw no line: show it as a dot.
+      pointRadius: (context) => {
+        const values = context.dataset.data;
+        const at = context.dataIndex;
+        return values[at] !== null && values[at - 1] == null && values[at + 1] == null ? 3 : 0;
+      },
       pointHitRadius: 6,
       spanGaps: false,
     });
