@@ -13,6 +13,7 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -82,7 +83,7 @@ def _upsert(rows: Sequence[tuple[tuple[str, datetime], Counts]]) -> None:
     table = connection.ops.quote_name(MinuteRollup._meta.db_table)
     jsonb = "::jsonb" if connection.vendor == "postgresql" else ""
     values = ", ".join([f"(%s, %s, %s, %s, %s, %s{jsonb})"] * len(rows))
-    params: list[object] = []
+    params: list[Any] = []
     for (queue, minute), counts in rows:
         params += [
             queue,

@@ -28,6 +28,8 @@ UNCOVERED = {
     "howto/django-tasks.md": 0,
     "howto/recurring-jobs.md": 0,
     "howto/status-and-progress.md": 0,
+    "howto/operating/index.md": 0,
+    "howto/operating/charts.md": 0,
 }
 QUICKSTART_OUTPUTS = ("json", "text")
 # How-to blocks that a test runs or checks though they include no file, by the block's first line:
@@ -44,6 +46,8 @@ def uncovered(page: str) -> list[str]:
     """The first lines of the blocks of ``page`` that no test runs."""
     found = []
     for block in page_blocks(page):
+        if block.info == "{toctree}":
+            continue  # a table of contents, not code
         if block.include_path or block.body.splitlines()[0] in RUN_BY_TESTS.get(page, ()):
             continue
         lines = {line.strip() for line in block.body.splitlines() if line.strip()}
@@ -57,7 +61,7 @@ def uncovered(page: str) -> list[str]:
 
 def test_every_tutorial_and_how_to_page_is_counted():
     pages = {str(path.relative_to(DOCS)) for path in DOCS.glob("tutorial/*.md")}
-    pages |= {str(path.relative_to(DOCS)) for path in DOCS.glob("howto/*.md")}
+    pages |= {str(path.relative_to(DOCS)) for path in DOCS.glob("howto/**/*.md")}
     assert pages == set(UNCOVERED)
 
 

@@ -125,7 +125,7 @@ def test_a_failed_flush_keeps_its_counts_and_the_next_one_writes_them_once(caplo
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"ALTER TABLE {TABLE}_away RENAME TO {TABLE}")
-    [(key, kept)] = rollup.pending().items()
+    [kept] = rollup.pending().values()
     assert (kept.done, kept.failed, sum(kept.pickup_buckets)) == (1, 1, 1)
     assert rollup.flush() == 1 and rollup.flush() == 0
     assert totals("default") == (1, 1, 1)
@@ -202,10 +202,12 @@ def test_two_workers_adding_the_same_new_minute_at_once_add_up_exactly(first):
     # back, the two race to insert the row: one inserts, the other finds it and adds.
     with transaction.atomic():
         rollups.add({key: counts(done=100, pickup_seconds=(0.01,))})
+        one = {key: counts(done=1, failed=2, pickup_seconds=(0.01, 3.0))}
+        other = {key: counts(done=10, failed=20, pickup_seconds=(3.0,))}
         workers = [
-            in_other_thread(lambda: rollups.add({key: counts(done=1, failed=2, pickup_seconds=(0.01, 3.0))})),
-            in_other_thread(lambda: rollups.add({key: counts(done=10, failed=20, pickup_seconds=(3.0,))})),
-        ]  # fmt: skip
+            in_other_thread(lambda: rollups.add(one)),
+            in_other_thread(lambda: rollups.add(other)),
+        ]
         wait_for(lambda: _blocked_on_a_lock() == 2, what="both workers waiting on the minute")
         if first == "rolls back":
             transaction.set_rollback(True)
@@ -313,7 +315,7 @@ def test_charts_read_only_rollups_never_the_job_table(client_with):
         assert client_with("django_jobs.view_job").get(CHARTS).status_code == 200
     sql = " ".join(query["sql"] for query in queries)
     assert TABLE in sql
-    assert "django_jobs_job\"" not in sql and "django_jobs_deadjob" not in sql
+    assert 'django_jobs_job"' not in sql and "django_jobs_deadjob" not in sql
 
 
 def test_the_dashboard_page_loads_the_vendored_chart_library_and_points_at_the_data(admin_client):

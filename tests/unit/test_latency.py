@@ -1,4 +1,4 @@
-"""Pickup latency histograms: bucket bounds, merging, and percentile estimates against exact ones."""
+"""Pickup latency histograms: bucket bounds, merging, percentile estimates against exact ones."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def exact(values: list[float], fraction: float) -> float:
 def test_bounds_are_the_1_2_5_series_from_a_millisecond_to_5000_seconds():
     assert latency.BOUNDS[:4] == (0.001, 0.002, 0.005, 0.01)
     assert latency.BOUNDS[-1] == 5000.0
-    assert all(b / a <= 2.5 + 1e-9 for a, b in zip(latency.BOUNDS, latency.BOUNDS[1:], strict=False))
+    steps = zip(latency.BOUNDS, latency.BOUNDS[1:], strict=False)
+    assert all(upper / lower <= 2.5 + 1e-9 for lower, upper in steps)
     assert latency.SIZE == len(latency.BOUNDS) + 1 == 22
 
 
