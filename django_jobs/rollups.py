@@ -182,18 +182,23 @@ def last_hour(now: datetime | None = None, minutes: int = CHART_MINUTES) -> Seri
     shown = [end - timedelta(minutes=back) for back in range(minutes - 1, -1, -1)]
     position = {minute: index for index, minute in enumerate(shown)}
     by_queue: dict[str, QueueSeries] = {}
-    for row in MinuteRollup.objects.filter(minute__gte=shown[0], minute__lte=end).order_by():
-        series = by_queue.get(row.queue)
-        if series is None:
-            series = by_queue[row.queue] = QueueSeries(
-                row.queue, [0] * minutes, [0] * minutes, [None] * minutes, [None] * minutes
-            )
-        index = position.get(minute_of(row.minute))
+    rows = (
+        MinuteRollup.objects.filter(minute__gte=shown[0], minute__lte=end)
+        .order_by()
+        .values_list("queue", "minute", "done", "failed", "pickup_buckets")
+    )
+    for queue, minute, done, failed, buckets in rows:
+        index = position.get(minute_of(minute))
         if index is None:
             continue  # not on a minute: written by hand, not by a worker
-        series.done[index] += row.done
-        series.failed[index] += row.failed
-        buckets = latency.merge([row.pickup_buckets or []])
-        series.pickup_p50_seconds[index] = latency.percentile(buckets, 0.5)
-        series.pickup_p95_seconds[index] = latency.percentile(buckets, 0.95)
+        series = by_queue.get(queue)
+        if series is None:
+            series = by_queue[queue] = QueueSeries(
+                queue, [0] * minutes, [0] * minutes, [None] * minutes, [None] * minutes
+            )
+        series.done[index] += done
+        series.failed[index] += failed
+        merged = latency.merge([buckets or []])
+        series.pickup_p50_seconds[index] = latency.percentile(merged, 0.5)
+        series.pickup_p95_seconds[index] = latency.percentile(merged, 0.95)
     return Series(shown, [by_queue[name] for name in sorted(by_queue)])

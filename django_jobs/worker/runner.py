@@ -55,8 +55,9 @@ class Worker:
     Durations are in seconds and default to the ``DJANGO_JOBS`` settings. ``run()`` blocks and
     returns the exit code; ``request_stop()`` (from a signal handler or another thread) makes it
     stop claiming and wait up to ``grace_seconds`` for running jobs; those still running then are
-    failed with ``WorkerStoppedError`` and listed in ``abandoned``. Raises ``ValueError`` for a
-    bad figure.
+    failed with ``WorkerStoppedError`` and listed in ``abandoned``. ``observers``: in-process
+    instruments (``worker/observers.py``); the admin charts' ``Rollup`` is always registered
+    first. Raises ``ValueError`` for a bad figure.
     """
 
     def __init__(
