@@ -30,6 +30,9 @@
     p95: "#d08a1a",
     grid: "rgba(128, 128, 128, 0.2)",
   };
+  // Text in the admin's own colours, so the charts read in its light and dark themes alike.
+  const theme = getComputedStyle(document.documentElement);
+  window.Chart.defaults.color = theme.getPropertyValue("--body-quiet-color").trim() || "#666";
 
   function seconds(value) {
     if (value === null || value === undefined) {
