@@ -95,8 +95,9 @@ class Rollup(Observer):
         self.dropped += 1
         if self.dropped == 1 or self.dropped % 1000 == 0:
             logger.warning(
-                "Worker %s: %d minutes of chart counts dropped, unwritten (the database has "
-                "been away long; MAX_PENDING=%d)", self.worker_id, self.dropped, self.max_pending,
+                "Worker %s: chart counts dropped unwritten, oldest first: %d queue-minutes so "
+                "far (the database has been away long; MAX_PENDING=%d)",
+                self.worker_id, self.dropped, self.max_pending,
             )  # fmt: skip
 
     # Flushing ------------------------------------------------------------------------------------

@@ -20,8 +20,10 @@ def test_two_worker_processes_flushing_the_same_minutes_count_every_job_once(sta
         ids = {tasks.add.enqueue(i, i).id for i in range(600)}
         failing = {tasks.always_fails.enqueue("rollup").id for _ in range(5)}  # 3 attempts each
     wait_for(
-        lambda: Job.objects.filter(id__in=ids, status=JobStatus.DONE).count() == 600
-        and not Job.objects.filter(id__in=failing).exists(),
+        lambda: (
+            Job.objects.filter(id__in=ids, status=JobStatus.DONE).count() == 600
+            and not Job.objects.filter(id__in=failing).exists()
+        ),
         timeout=240,
         what="600 jobs done and 5 dead",
     )
