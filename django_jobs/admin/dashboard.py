@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from .. import dashboard as queue_stats
+from .. import rollups
 from .display import short_duration
 
 #: Seconds between reloads when the page is asked to refresh itself (``?refresh=...``).
@@ -37,6 +38,8 @@ def dashboard_view(model_admin: ModelAdmin[Any], request: HttpRequest) -> HttpRe
         "rows": rows,
         "dead_cap": queue_stats.DEAD_COUNT_CAP,
         "has_view_dead": request.user.has_perm("django_jobs.view_deadjob"),
+        "flush_seconds": rollups.FLUSH_SECONDS,
+        "keep_days": rollups.KEEP.days,
         "refresh_seconds": REFRESH_SECONDS if request.GET.get("refresh") else None,
     }
     return TemplateResponse(request, "admin/django_jobs/dashboard.html", context)
