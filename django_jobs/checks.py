@@ -183,8 +183,8 @@ def _check_metrics() -> list[Any]:
     ):  # fmt: skip
         errors.append(
             _error("E041", f"DJANGO_JOBS['METRICS_TOKEN'] must be None or a string of at least "
-                   f"{METRICS_TOKEN_MIN_LENGTH} characters without surrounding spaces, got "
-                   f"{type(token).__name__} of length {len(token) if isinstance(token, str) else '-'}.",
+                   f"{METRICS_TOKEN_MIN_LENGTH} characters without surrounding spaces; got a "
+                   f"{type(token).__name__} that is not.",
                    'Generate one: python -c "import secrets; print(secrets.token_urlsafe(32))"')
         )  # fmt: skip
     return errors
