@@ -30,7 +30,9 @@ def test_pickup_latency_runs_from_the_later_of_enqueued_at_and_run_at():
                     run_at=now - dt.timedelta(seconds=7), started_at=now))  # fmt: skip
     assert sample(obs, "django_jobs_job_pickup_latency_seconds_sum", queue="mail") == 7.0
     assert sample(obs, "django_jobs_job_pickup_latency_seconds_bucket", queue="mail", le="5.0") == 0
-    assert sample(obs, "django_jobs_job_pickup_latency_seconds_bucket", queue="mail", le="10.0") == 1
+    assert (
+        sample(obs, "django_jobs_job_pickup_latency_seconds_bucket", queue="mail", le="10.0") == 1
+    )
 
 
 def test_each_outcome_is_counted_and_only_attempts_that_ran_are_timed():
