@@ -11,14 +11,22 @@ it, and read it when they first import ``prometheus_client``); each child writes
 its own files there; at each scrape the supervisor's ``MultiProcessCollector`` sums the files of
 every child, those that exited included, so counters never go back. A child's exit is reported
 with ``mark_process_dead``; the directory is removed when the supervisor ends.
+
+A supervisor runs for months and restarts children often (``--max-memory``, ``--max-jobs``), so
+an exited child's files are folded into one archive file per metric type and removed: a scrape
+reads the live children's files and the archive, not one pair of files per child ever started.
+Folding and scraping share a lock, so no scrape counts a child both in its files and in the
+archive.
 """
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import shutil
 import tempfile
+import threading
 from typing import Any
 
 from . import require_prometheus
@@ -63,6 +71,40 @@ def child_observer() -> MetricsObserver:
     return MetricsObserver()
 
 
+class _LockedCollector:
+    """A ``MultiProcessCollector`` whose reads wait for a child's files to be folded."""
+
+    def __init__(self, collector: Any, lock: threading.Lock) -> None:
+        self._collector, self._lock = collector, lock
+
+    def collect(self) -> list[Any]:
+        with self._lock:
+            return list(self._collector.collect())
+
+
+def fold_into_archive(directory: str, pid: int) -> None:
+    """Add the values of exited process ``pid``'s files in ``directory`` to the archive files
+    (``counter_archive.db``, ``histogram_archive.db``), then remove them.
+
+    Counter values and histogram buckets and sums are stored per process, uncumulated, so a sum
+    of two processes' values is the value of both. Gauge files are removed (a gauge of a process
+    that exited means nothing). The caller holds the lock that scrapes take.
+    """
+    from prometheus_client.mmap_dict import MmapedDict
+
+    for path in glob.glob(os.path.join(directory, f"*_{pid}.db")):
+        kind = os.path.basename(path).split("_", 1)[0]
+        if kind in ("counter", "histogram", "summary"):
+            archive = MmapedDict(os.path.join(directory, f"{kind}_archive.db"))
+            try:
+                for key, value, _timestamp, _pos in MmapedDict.read_all_values_from_file(path):
+                    current, _ = archive.read_value(key)
+                    archive.write_value(key, current + value, 0.0)
+            finally:
+                archive.close()
+        os.remove(path)
+
+
 class SupervisorMetrics:
     """The metrics of a ``--processes`` supervisor's children, served on one port.
 
@@ -74,6 +116,7 @@ class SupervisorMetrics:
     def __init__(self, port: int, address: str = "0.0.0.0") -> None:
         self.port, self.address = port, address
         self.directory: str | None = None
+        self._lock = threading.Lock()
 
     def start(self) -> int:
         """Serve the children's summed metrics; return the bound port."""
@@ -82,16 +125,25 @@ class SupervisorMetrics:
 
         self.directory = tempfile.mkdtemp(prefix="django-jobs-metrics-")
         os.environ[MULTIPROC_ENV] = self.directory
+        logger.info("Children's metrics are summed from %s", self.directory)
         registry = prometheus.CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=self.directory)
+        collector = multiprocess.MultiProcessCollector(None, path=self.directory)
+        registry.register(_LockedCollector(collector, self._lock))
         return _start_server(self.port, self.address, registry)
 
     def child_exited(self, pid: int) -> None:
-        """Forget child ``pid``'s live gauges (its counters and histograms stay in the sums)."""
+        """Fold child ``pid``'s counts into the archive (they stay in the sums); forget its
+        live gauges. Errors are logged: metrics never stop the supervisor."""
         from prometheus_client import multiprocess
 
-        if self.directory is not None:
-            multiprocess.mark_process_dead(pid, self.directory)
+        if self.directory is None:
+            return
+        with self._lock:
+            try:
+                multiprocess.mark_process_dead(pid, self.directory)
+                fold_into_archive(self.directory, pid)
+            except Exception:
+                logger.exception("Could not fold the metrics of worker process %d", pid)
 
     def close(self) -> None:
         """Remove the directory; the server thread ends with the process."""

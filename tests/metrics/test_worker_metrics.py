@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import re
 import signal
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -74,11 +74,28 @@ def test_a_worker_counts_its_successes_retries_and_dead_letters(start_worker):
     stop(proc)
 
 
+@pytest.fixture
+def start_supervisor(start_worker):
+    """Start ``runworker --processes``; SIGTERM it at the end, so that no child outlives a failed
+    test (the fixture's SIGKILL would reach the supervisor only)."""
+    started = []
+
+    def start(*args):
+        started.append(start_worker(*args))
+        return started[-1]
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.finish(timeout=60)
+
+
 @pytest.mark.postgres
-def test_with_processes_the_supervisor_serves_the_sum_of_every_child(start_worker):
+def test_with_processes_the_supervisor_serves_the_sum_of_every_child(start_supervisor):
     # --max-jobs makes each child exit after 6 jobs and be restarted: the exited children's
     # counts must stay in the sums.
-    proc = start_worker(
+    proc = start_supervisor(
         "--processes", "2", "--concurrency", "2", "--prefetch", "0", "--max-jobs", "6",
         "--metrics-port", "0", "--metrics-address", "127.0.0.1",
     )  # fmt: skip
@@ -94,17 +111,31 @@ def test_with_processes_the_supervisor_serves_the_sum_of_every_child(start_worke
         what=f"{jobs} done jobs in the supervisor's sums",
         describe=lambda: (scrape(url), proc.output()[-2000:]),
     )
+    pids = set(Execution.objects.values_list("worker_pid", flat=True))
+    assert len(pids) >= 3, f"children should have been restarted by --max-jobs: {pids}"
+    # The exited children's files were folded into the archive: files of two children at most.
+    directory = Path(re.search(r"summed from (\S+)", proc.output())[1])
+    wait_for(
+        lambda: len(pid_files(directory) & pids) <= 2,
+        what="the exited children's files to be folded",
+        describe=lambda: sorted(path.name for path in directory.iterdir()),
+    )
+    assert (directory / "counter_archive.db").exists()
     samples = scrape(url)
     assert total(samples, FINISHED) == jobs
     assert value(samples, "django_jobs_claimed_jobs_total") == jobs
     assert value(samples, "django_jobs_job_pickup_latency_seconds_count", queue="default") == jobs
+    assert value(samples, "django_jobs_job_duration_seconds_count", queue="default",
+                 task="tests.tasks.sleep_then_record") == jobs  # fmt: skip
     assert Execution.objects.count() == jobs
-    pids = set(Execution.objects.values_list("worker_pid", flat=True))
-    assert len(pids) >= 3, f"children should have been restarted by --max-jobs: {pids}"
     stop(proc)
-    assert not list(Path(tempfile.gettempdir()).glob(f"django-jobs-metrics-*/*_{min(pids)}.db")), (
-        "the supervisor's directory should be gone"
-    )
+    assert not directory.exists(), "the supervisor removes its directory"
+
+
+def pid_files(directory: Path) -> set[int]:
+    """The pids of the processes whose value files are in ``directory``."""
+    names = (path.stem.rsplit("_", 1)[-1] for path in directory.glob("*.db"))
+    return {int(name) for name in names if name.isdigit()}
 
 
 def test_without_prometheus_client_the_worker_runs_and_metrics_say_what_to_install(
