@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,17 @@ def test_without_prometheus_client_the_worker_runs_and_metrics_say_what_to_insta
     assert code == 0, out[-2000:]
     job.refresh_from_db()
     assert job.status == JobStatus.DONE
+
+
+def test_a_port_already_taken_is_a_clear_error_before_any_claim(start_worker):
+    job = tasks.add.enqueue(1, 2)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = start_worker("--metrics-port", str(port), "--metrics-address", "127.0.0.1")
+        code, out = proc.finish(timeout=60)
+    assert code != 0
+    assert f"--metrics-port {port}: cannot listen on 127.0.0.1:{port}" in out, out[-2000:]
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED and job.attempts == 0
