@@ -55,6 +55,7 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
     errors.extend(_check_durations())
     errors.extend(_check_status_permission())
     errors.extend(_check_retention())
+    errors.extend(_check_metrics())
     return errors
 
 
@@ -193,6 +194,38 @@ def _check_retention() -> list[Any]:
         ),
         "60 (the default) prunes once a minute.",
     )
+
+
+#: The shortest METRICS_TOKEN accepted: 16 characters of secrets.token_urlsafe are 96 bits.
+METRICS_TOKEN_MIN_LENGTH = 16
+
+
+def _check_metrics() -> list[Any]:
+    errors: list[Any] = []
+    path = jobs_settings.METRICS_PERMISSION
+    try:
+        hook = import_string(path) if isinstance(path, str) else None
+    except ImportError as exc:
+        hook, reason = None, f"does not import ({exc})"
+    else:
+        reason = "is not a dotted path to a callable"
+    if not callable(hook):
+        errors.append(
+            _error("E040", f"DJANGO_JOBS['METRICS_PERMISSION'] {path!r} {reason}.",
+                   "Point it at a function f(request) -> bool, e.g. "
+                   "'django_jobs.permissions.can_scrape_metrics'.")
+        )  # fmt: skip
+    token = jobs_settings.METRICS_TOKEN
+    if token is not None and (
+        not isinstance(token, str) or len(token.strip()) < METRICS_TOKEN_MIN_LENGTH
+        or token != token.strip()
+    ):  # fmt: skip
+        errors.append(
+            _error("E041", f"DJANGO_JOBS['METRICS_TOKEN'] must be None or a string of at least "
+                   f"{METRICS_TOKEN_MIN_LENGTH} characters without surrounding spaces; got a "
+                   f"{type(token).__name__} that is not.",
+                   'Generate one: python -c "import secrets; print(secrets.token_urlsafe(32))"')
+        )  # fmt: skip
     return errors
 
 

@@ -16,6 +16,7 @@ import pytest
 from . import test_howto_deploying as deploying
 from . import test_howto_django_tasks as django_tasks
 from . import test_howto_doctor as doctor
+from . import test_howto_metrics as metrics
 from . import test_howto_recurring as recurring
 from . import test_howto_retention as retention
 from .pages import DOCS, page_blocks
@@ -34,6 +35,7 @@ UNCOVERED = {
     "howto/operating/doctor.md": 0,
     "howto/operating/retention.md": 0,
     "howto/operating/charts.md": 0,
+    "howto/operating/metrics.md": 0,
 }
 QUICKSTART_OUTPUTS = ("json", "text")
 # How-to blocks that a test runs or checks though they include no file, by the block's first line:
@@ -45,6 +47,7 @@ RUN_BY_TESTS = {
     "howto/operating/doctor.md": doctor.COMMANDS,
     "howto/recurring-jobs.md": {*recurring.COMMANDS, recurring.CHECK},
     "howto/operating/retention.md": retention.COMMANDS,
+    "howto/operating/metrics.md": metrics.COMMANDS,
 }
 
 
