@@ -146,9 +146,7 @@ def _oldest_ready_ages(queues: list[str], now: datetime) -> dict[str, float]:
         .values("queue")
         .annotate(oldest_run_at=Min("run_at"))
     )
-    return {
-        row["queue"]: max(0.0, (now - row["oldest_run_at"]).total_seconds()) for row in oldest
-    }
+    return {row["queue"]: max(0.0, (now - row["oldest_run_at"]).total_seconds()) for row in oldest}
 
 
 def _dead_last_hour(queues: list[str], now: datetime, cap: int) -> dict[str, int]:

@@ -73,7 +73,8 @@ def run(opts: dict[str, Any], out: Output) -> int:
         out.table(outcomes, COLUMNS, headers={"task_path": "task", "new_job_id": "new job"})
         verb = "would be replayed" if dry_run else "replayed"
         done = sum(row["outcome"] in ("replayed", "would replay") for row in outcomes)
-        out.line(f"{done} of {len(outcomes)} {verb}." + (" Nothing was changed." if dry_run else ""))
+        unchanged = " Nothing was changed." if dry_run else ""
+        out.line(f"{done} of {len(outcomes)} {verb}.{unchanged}")
     else:
         out.line("No dead jobs match.")
     ok = all(row["outcome"] in ("replayed", "would replay") for row in outcomes)

@@ -114,7 +114,8 @@ def full(record: Job | DeadJob) -> dict[str, Any]:
     data = {field.name: getattr(record, field.attname) for field in record._meta.concrete_fields}
     if isinstance(record, DeadJob):
         pk = data.pop("id")
-        return {"kind": "dead", "id": data.pop("job_id"), "status": "dead", **data, "dead_job_pk": pk}
+        job_id = data.pop("job_id")
+        return {"kind": "dead", "id": job_id, "status": "dead", **data, "dead_job_pk": pk}
     if data.get("lease_token") is not None:
         data["lease_token"] = str(data["lease_token"])
     return {"kind": "job", "id": data.pop("id"), "status": data.pop("status"), **data}

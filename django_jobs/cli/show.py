@@ -51,8 +51,8 @@ def run(opts: dict[str, Any], out: Output) -> int:
     """Print the job (JSON: ``rows.full``'s fields plus ``last_error``); 1 when not found."""
     try:
         (job_id,) = options.job_ids(opts.get("id"))
-    except options.UsageError as error:
-        out.error(str(error))
+    except options.UsageError as bad:
+        out.error(str(bad))
         return EXIT_USAGE
     record = find(job_id)
     if record is None:

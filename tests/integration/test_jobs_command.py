@@ -152,6 +152,7 @@ def test_stats_shows_a_capped_dead_count_with_a_plus(board, monkeypatch):
     make_dead()
     monkeypatch.setattr(dashboard, "DEAD_COUNT_CAP", 1)
     code, out, _ = jobs("stats", "--queue", "default")
+    assert code == 0
     default = next(line for line in out.splitlines() if "│ default" in line)
     assert "1+" in [cell.strip() for cell in default.split("│")]
     assert jobs_json("stats", "--queue", "default")[1]["queues"][0]["dead_capped"] is True
@@ -159,6 +160,7 @@ def test_stats_shows_a_capped_dead_count_with_a_plus(board, monkeypatch):
 
 def test_stats_queue_option_picks_rows_and_names_empty_queues(board):
     code, document = jobs_json("stats", "--queue", "mail", "--queue", "nowhere")
+    assert code == 0
     assert [row["queue"] for row in document["queues"]] == ["mail", "nowhere"]
     assert document["queues"][1]["queued"] == 0
     assert document["totals"]["running"] == 1
