@@ -12,4 +12,5 @@ collect_ignore = [
     "admin",
     "dead_letters",
     "deploying",
+    "operating",
 ]
