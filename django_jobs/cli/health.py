@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db.models import Min
 from django.utils import timezone
+from rich.markup import escape
 
 from .. import dashboard
 from ..models import DeadJob, Job
@@ -97,9 +98,9 @@ def run(opts: dict[str, Any], out: Output) -> int:
         )
     elif found.healthy:
         checked = ", ".join(queues) if queues else "every queue"
-        out.line(f"healthy: {checked} within the thresholds")
-    for problem in found.problems:
-        out.line(f"unhealthy: {problem}", style="bold red")
+        out.line(escape(f"healthy: {checked} within the thresholds"))
+    for problem in found.problems:  # queue names are the user's: printed as text, not markup
+        out.line(escape(f"unhealthy: {problem}"), style="bold red")
     return EXIT_OK if found.healthy else EXIT_PROBLEM
 
 

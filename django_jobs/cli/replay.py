@@ -141,13 +141,17 @@ def outcome(dead: DeadJob | None, job_id: int, *, dry_run: bool, by: str) -> dic
         reason = f"job {job_id} is {live}, not dead" if live else "no dead job has this job id"
         return _row(job_id, None, "not found", None, reason)
     if dead.replayed_job_id is not None:
-        reason = f"replayed already as job {dead.replayed_job_id}"
+        reason = f"already replayed as job {dead.replayed_job_id}"
         return _row(job_id, dead, "already replayed", dead.replayed_job_id, reason)
     if dry_run:
         return _row(job_id, dead, "would replay", None, "")
     try:
         replayed = engine.replay([dead], by=by)
     except ReplayConflictError as error:
+        # Replayed by someone else between our read and our lock: say so, with their job's id.
+        now = DeadJob.objects.filter(pk=dead.pk).values_list("replayed_job_id", flat=True).first()
+        if now is not None:
+            return _row(job_id, dead, "already replayed", now, f"already replayed as job {now}")
         return _row(job_id, dead, "not replayed", None, str(error))
     if not replayed:  # the dead job was deleted between the read and the lock
         return _row(job_id, None, "not found", None, "the dead job was deleted meanwhile")

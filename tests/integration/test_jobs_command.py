@@ -503,3 +503,45 @@ def test_manage_py_jobs_stats_json_and_health_exit_statuses_in_a_real_process(bo
     assert unhealthy.returncode == 1 and "unhealthy: queue 'default'" in unhealthy.stdout
     bad = manage("list", "--status", "sleeping")
     assert bad.returncode == 2 and "is not a status" in bad.stderr and bad.stdout == ""
+
+
+def test_health_prints_a_queue_name_with_brackets_as_it_is():
+    tasks.add.using(queue="[urgent]").enqueue(1, 1)
+    Job.objects.update(run_at=ago(seconds=600))
+    code, out, _ = jobs("health", "--max-ready-age", "60")
+    assert code == 1 and "unhealthy: queue '[urgent]': its oldest ready job" in out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_replay_all_processes_at_once_replay_each_dead_job_once():
+    dead = [make_dead(queue="bulk") for _ in range(200)]
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "jobs", "replay", "--all", "--json"],
+            cwd=ROOT,
+            env=subprocess_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    first, second = start(), start()
+    outcomes = []
+    for process in (first, second):
+        out, err = process.communicate(timeout=180)
+        assert process.returncode in (0, 1), err
+        assert out, err
+        outcomes += json.loads(out)
+    replayed = [o for o in outcomes if o["outcome"] == "replayed"]
+    assert sorted(o["id"] for o in replayed) == sorted(d.job_id for d in dead)
+    others = [o for o in outcomes if o["outcome"] != "replayed"]
+    # The other process found each of those replayed, when it read it or once it held its lock.
+    new_ids = {o["id"]: o["new_job_id"] for o in replayed}
+    assert [(o["outcome"], o["new_job_id"]) for o in others] == [
+        ("already replayed", new_ids[o["id"]]) for o in others
+    ]
+    assert Job.objects.filter(queue="bulk").count() == len(dead)
+    assert set(DeadJob.objects.values_list("replayed_job_id", flat=True)) == set(
+        Job.objects.filter(queue="bulk").values_list("id", flat=True)
+    )
