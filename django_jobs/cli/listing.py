@@ -2,13 +2,14 @@
 
 Without --status both tables are read and merged; --status dead (or failed) reads the dead jobs
 only, under their original job ids, and the other statuses the job table only. --since keeps the
-jobs enqueued at or after the time given, and the dead jobs dead-lettered at or after it. Prints
-at most --limit rows (default 50).
+jobs that finished (done, cancelled) at or after the time given, the dead jobs dead-lettered at or
+after it, and the queued and running jobs enqueued at or after it. Prints at most --limit rows
+(default 50).
 
-Reads: the job table newest first walks its primary key backwards (with --status and --queue,
-the planner may take the (queue, status) index); dead jobs walk their unique job_id index
-backwards. Each stops after --limit rows that match; a filter that matches few rows makes it read
-further.
+Reads: newest first, the job table walks its primary key backwards and dead jobs their unique
+job_id index, each stopping after --limit matches; a filter that matches few of many rows makes
+it read further, so give --since to bound a search for rare ones: it reads a range of the
+finished_at index (and the few live jobs), or of the dead jobs' failed_at.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import argparse
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 
-from ..models import DeadJob, Job
+from ..models import LIVE_STATUSES, DeadJob, Job, JobStatus
 from . import options, rows
 from .output import EXIT_OK, EXIT_USAGE, Output
 
@@ -39,7 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "dead: dead-lettered jobs).",
     )
     parser.add_argument("--task", metavar="PATH", help="Only jobs of this task (its dotted path).")
-    options.add_since(parser, "enqueued (dead jobs: dead-lettered)")
+    options.add_since(
+        parser,
+        "finished (done, cancelled), dead-lettered (dead) or, queued or running, enqueued",
+    )
     parser.add_argument(
         "--limit",
         default=DEFAULT_LIMIT,
@@ -91,7 +96,8 @@ def select(
     """Return up to ``limit`` rows (``rows.ROW_KEYS``), newest job id first.
 
     ``status`` is a job status, ``"dead"`` or None (both tables); ``since`` an aware datetime
-    compared with ``enqueued_at`` (dead jobs: ``failed_at``). Reads only.
+    compared with ``finished_at`` for done and cancelled jobs, ``enqueued_at`` for queued and
+    running ones, ``failed_at`` for dead ones. Reads only.
     """
     found: list[dict[str, Any]] = []
     if status != "dead":
@@ -101,7 +107,7 @@ def select(
         if task:
             jobs = jobs.filter(task_path=task)
         if since:
-            jobs = jobs.filter(enqueued_at__gte=since)
+            jobs = jobs.filter(_since(status, since))
         found += [rows.job_row(job) for job in jobs[:limit]]
     if status in (None, "dead"):
         dead = DeadJob.objects.only(*rows.DEAD_LIST_FIELDS).order_by("-job_id")
@@ -114,3 +120,15 @@ def select(
         found += [rows.dead_row(job) for job in dead[:limit]]
     found.sort(key=lambda row: row["id"], reverse=True)
     return found[:limit]
+
+
+def _since(status: str | None, since: datetime) -> Q:
+    # Finished jobs by finished_at, a range of its index however long the history; live ones by
+    # enqueued_at, among the few the partial ready and lease indexes hold.
+    finished = Q(finished_at__gte=since)
+    live = Q(status__in=LIVE_STATUSES, enqueued_at__gte=since)
+    if status in (JobStatus.DONE, JobStatus.CANCELLED):
+        return finished
+    if status in LIVE_STATUSES:
+        return live
+    return finished | live

@@ -218,13 +218,23 @@ def test_list_queue_task_since_and_limit_filters(board):
     assert len(both) == len(board)
     sent = set(ids(jobs_json("list", "--task", "tests.tasks.send_mail_task")[1]))
     assert sent == mail
-    Job.objects.filter(pk=board["old_done"].pk).update(enqueued_at=ago(hours=5))
+    # --since: done and cancelled jobs by finished_at, queued and running by enqueued_at, dead
+    # jobs by failed_at.
+    Job.objects.filter(pk=board["scheduled"].pk).update(enqueued_at=ago(hours=5))
     recent = set(ids(jobs_json("list", "--since", "3600")[1]))
-    assert board["old_done"].id not in recent and board["old_dead"].job_id not in recent
-    assert board["ready"].id in recent and board["dead"].job_id in recent
+    assert recent == {
+        board[key].id for key in ("ready", "retry_waiting", "running", "done", "cancelled")
+    } | {board["dead"].job_id}
     since_iso = (timezone.now() - dt.timedelta(hours=4)).replace(tzinfo=None).isoformat()
-    assert board["old_dead"].job_id in ids(jobs_json("list", "--since", since_iso)[1])
-    assert board["old_done"].id not in ids(jobs_json("list", "--since", since_iso)[1])
+    earlier = set(ids(jobs_json("list", "--since", since_iso)[1]))
+    assert earlier == recent | {board["old_done"].id, board["old_dead"].job_id}
+    assert set(ids(jobs_json("list", "--status", "done", "--since", "3600")[1])) == {
+        board["done"].id
+    }
+    assert set(ids(jobs_json("list", "--status", "queued", "--since", since_iso)[1])) == {
+        board["ready"].id,
+        board["retry_waiting"].id,
+    }
     newest = jobs_json("list", "--limit", "2")[1]
     assert ids(newest) == sorted(ids(jobs_json("list")[1]), reverse=True)[:2]
 
