@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", metavar="PATH", help="Only jobs of this task (its dotted path).")
     options.add_since(
         parser,
-        "finished (done, cancelled), dead-lettered (dead) or, queued or running, enqueued",
+        "that finished (done and cancelled jobs), were dead-lettered (dead jobs) or were enqueued "
+        "(queued and running jobs)",
     )
     parser.add_argument(
         "--limit",

@@ -28,6 +28,7 @@ from .output import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, Output
 NAME = "replay"
 HELP = "Replay dead jobs by job id or by filter (--all for every one); --dry-run to preview."
 CHUNK = 500
+BY_MAX_LENGTH = 150  # DeadJob.replayed_by's max_length
 COLUMNS = ("id", "queue", "task_path", "outcome", "new_job_id", "reason")
 READ_FIELDS = ("pk", "job_id", "queue", "task_path", "replayed_job_id", "failed_at")
 
@@ -92,6 +93,8 @@ def _validate(opts: dict[str, Any]) -> dict[str, Any]:
         "task": task,
         "since": options.since(opts.get("since"), timezone.now()),
     }
+    if len(opts.get("by") or "") > BY_MAX_LENGTH:
+        raise options.UsageError(f"--by takes at most {BY_MAX_LENGTH} characters.")
     filtered = picked["queues"] or task or picked["since"]
     if ids and (filtered or opts.get("all")):
         raise options.UsageError(
@@ -173,6 +176,6 @@ def _row(
 
 def _login() -> str:
     try:
-        return getpass.getuser()[:150]
+        return getpass.getuser()[:BY_MAX_LENGTH]
     except (KeyError, OSError):  # no login name (a container's numeric user)
         return "manage.py jobs replay"

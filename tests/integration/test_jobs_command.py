@@ -420,6 +420,7 @@ def test_replay_dry_run_lists_what_it_would_replay_and_changes_nothing(board):
         (["12", "--queue", "mail"], "either job ids or filters"),
         (["twelve"], "'twelve' is not a job id"),
         (["--since", "last week", "--all"], "neither a number of seconds"),
+        (["--all", "--by", "x" * 151], "--by takes at most 150 characters"),
     ],
 )
 def test_replay_refuses_bad_options_before_any_query(board, args, said):
