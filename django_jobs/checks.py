@@ -194,6 +194,7 @@ def _check_retention() -> list[Any]:
         ),
         "60 (the default) prunes once a minute.",
     )
+    return errors
 
 
 #: The shortest METRICS_TOKEN accepted: 16 characters of secrets.token_urlsafe are 96 bits.

@@ -3,8 +3,9 @@
 The job table grows with every finished job, so no query here counts it whole. Each number comes
 from an index on a hot state, or from a bounded range:
 
-- queued (ready, scheduled, waiting on a retry), oldest ready: one pass over queued rows (the
-  partial ready index); bounded by the backlog, not by history.
+- queued (and of those: ready now, waiting out a retry's backoff, scheduled for later), waiting on
+  a retry, oldest ready: one pass over queued rows (the partial ready index); bounded by the
+  backlog, not by history.
 - running: the partial lease index.
 - done and failed in the last hour: a range of the ``finished_at`` index, and per queue a range of
   the dead jobs' ``(queue, failed_at)`` index; bounded by an hour's throughput.
@@ -32,13 +33,19 @@ RECENT = timedelta(hours=1)
 
 @dataclasses.dataclass(slots=True)
 class QueueStats:
-    """One queue's row on the dashboard. Counts are jobs; ``oldest_ready_at`` may be None."""
+    """One queue's row on the dashboard. Counts are jobs; ``oldest_ready_at`` may be None.
+
+    ``queued`` is ``ready`` (``run_at`` has come) + ``retry_waiting`` (``run_at`` to come, an
+    attempt made) + ``scheduled`` (``run_at`` to come, no attempt yet); ``retrying`` counts the
+    queued jobs with an attempt made, ready or not.
+    """
 
     queue: str
     queued: int = 0
     retrying: int = 0
     ready: int = 0
     retry_waiting: int = 0
+    scheduled: int = 0
     running: int = 0
     dead: int = 0
     dead_capped: bool = False
@@ -68,8 +75,9 @@ class Dashboard:
         """A row summing every queue; the oldest ready time is the oldest of all."""
         total = QueueStats(queue="all")
         for row in self.queues:
-            for field in ("queued", "retrying", "ready", "retry_waiting", "running", "dead",
-                          "done_last_hour", "failed_last_hour", "cancelled_last_hour"):  # fmt: skip
+            for field in ("queued", "retrying", "ready", "retry_waiting", "scheduled", "running",
+                          "dead", "done_last_hour", "failed_last_hour",
+                          "cancelled_last_hour"):  # fmt: skip
                 setattr(total, field, getattr(total, field) + getattr(row, field))
             total.dead_capped |= row.dead_capped
             if row.oldest_ready_at and (
@@ -136,7 +144,7 @@ def _read_live(now: datetime, rows: _Rows) -> None:
             n=Count("id"),
             retrying=Count("id", filter=Q(attempts__gt=0)),
             ready=Count("id", filter=Q(run_at__lte=now)),
-            retry_waiting=Count("id", filter=Q(attempts__gt=0, run_at__gt=now)),
+            retry_waiting=Count("id", filter=Q(run_at__gt=now, attempts__gt=0)),
             oldest_ready_at=Min("run_at", filter=Q(run_at__lte=now)),
         )
     )
@@ -144,6 +152,7 @@ def _read_live(now: datetime, rows: _Rows) -> None:
         stats = rows[item["queue"]]
         stats.queued, stats.retrying = item["n"], item["retrying"]
         stats.ready, stats.retry_waiting = item["ready"], item["retry_waiting"]
+        stats.scheduled = stats.queued - stats.ready - stats.retry_waiting
         stats.oldest_ready_at = item["oldest_ready_at"]
     running = (
         Job.objects.filter(status=JobStatus.RUNNING)

@@ -13,4 +13,5 @@ collect_ignore = [
     "dead_letters",
     "deploying",
     "charts",
+    "operating",
 ]
