@@ -104,6 +104,12 @@ def _check_values() -> list[Any]:
     )
     for name in ("MAX_ARGUMENTS_BYTES", "MAX_RESULT_BYTES"):
         errors += _problem("E012", name, functools.partial(validation.check_max_bytes, name=name))
+    if not isinstance(jobs_settings.ASYNC_COMMIT, bool):
+        errors.append(
+            _error("E013", f"DJANGO_JOBS['ASYNC_COMMIT'] must be True or False, got "
+                   f"{jobs_settings.ASYNC_COMMIT!r:.80}.",
+                   "True (the default) or False; see docs/reference/settings.md.")
+        )  # fmt: skip
     return errors
 
 
