@@ -54,6 +54,7 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
     errors.extend(_check_values())
     errors.extend(_check_durations())
     errors.extend(_check_status_permission())
+    errors.extend(_check_listen_url())
     return errors
 
 
@@ -154,6 +155,67 @@ def _check_status_permission() -> list[Any]:
                "Point it at a function f(request, job_id) -> bool, e.g. "
                "'django_jobs.permissions.staff_only'.")
     ]  # fmt: skip
+
+
+LISTEN_HINT = (
+    "Set it to a direct connection to the default database, e.g. "
+    "'postgres://app@db.internal:5432/app', or to None to listen on the default database's "
+    "settings (the worker polls when they lead through a pooler)."
+)
+
+
+def _check_listen_url() -> list[Any]:
+    url = jobs_settings.LISTEN_DATABASE_URL
+    if url is None:
+        return []
+    if not isinstance(url, str) or not url.strip():
+        return [_error("E050", f"DJANGO_JOBS['LISTEN_DATABASE_URL'] must be None or a non-empty "
+                       f"connection string, got {url!r:.80}.", LISTEN_HINT)]  # fmt: skip
+    from django.db import connections
+
+    if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
+        return [_error("E052", "DJANGO_JOBS['LISTEN_DATABASE_URL'] is set but the default "
+                       f"database is {connections[DEFAULT_DB_ALIAS].vendor}, not PostgreSQL: "
+                       "only PostgreSQL has LISTEN.", "Remove LISTEN_DATABASE_URL.")]  # fmt: skip
+    import psycopg
+
+    try:
+        psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        return [_error("E051", f"DJANGO_JOBS['LISTEN_DATABASE_URL'] is not a libpq connection "
+                       f"URL or key=value string ({str(exc).strip()}).", LISTEN_HINT)]  # fmt: skip
+    return []
+
+
+@checks.register(checks.Tags.database)
+def check_listen_database(
+    app_configs: Iterable[Any] | None = None,
+    databases: Iterable[str] | None = None,
+    **kwargs: Any,
+) -> list[Any]:
+    """Check that ``LISTEN_DATABASE_URL`` connects and hears NOTIFYs sent on ``default``.
+
+    A database check: it runs with ``manage.py check --database default`` and before
+    ``migrate``, and costs two connections and up to 5 seconds. Skipped while the settings
+    check (E050-E052) finds the value itself wrong.
+    """
+    from . import listen_connection
+
+    if DEFAULT_DB_ALIAS not in (databases or ()) or listen_connection.listen_url() is None:
+        return []
+    if _check_listen_url():
+        return []
+    from django.db import OperationalError
+    from psycopg import OperationalError as PsycopgOperationalError
+
+    try:
+        problem = listen_connection.delivery_problem()
+    except (OperationalError, PsycopgOperationalError) as exc:
+        return [_error("E053", "DJANGO_JOBS['LISTEN_DATABASE_URL'] does not connect: "
+                       f"{str(exc).strip():.300}", LISTEN_HINT)]  # fmt: skip
+    if problem is not None:
+        return [_error("E054", f"DJANGO_JOBS['LISTEN_DATABASE_URL']: {problem}.", LISTEN_HINT)]
+    return []
 
 
 @checks.register(checks.Tags.database)

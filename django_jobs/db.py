@@ -8,9 +8,11 @@ connection usable between jobs whatever task code did to it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.db import (
     DEFAULT_DB_ALIAS,
@@ -137,32 +139,45 @@ def missing_tables(models: list[type[Model]]) -> list[str]:
     return [m._meta.db_table for m in models if m._meta.db_table not in existing]
 
 
-def backend_pid(alias: str = DEFAULT_DB_ALIAS) -> int | None:
-    """Return the PostgreSQL backend pid of this thread's connection, connecting if need be; None
-    when the database is not PostgreSQL or cannot be reached."""
+#: libpq's PQTRANS_ACTIVE: a command is in progress on the connection (psycopg and psycopg2).
+TRANSACTION_STATUS_ACTIVE = 1
+
+#: How long a cancel request may take to be delivered (seconds).
+CANCEL_TIMEOUT_SECONDS = 5.0
+
+
+def statement_canceller(alias: str = DEFAULT_DB_ALIAS) -> Callable[[], bool] | None:
+    """Return a function that cancels the statement this thread's connection runs at the time
+    of the call, connecting now if need be; None when the database is not PostgreSQL or cannot
+    be reached.
+
+    The function may be called from any thread; it returns whether a statement was in progress
+    and a cancel request was sent. The request carries the connection's own cancel key over a
+    new socket (libpq's cancel, psycopg's ``cancel_safe``), so only this client's statement is
+    cancelled: PostgreSQL matches the key to its backend, and PgBouncer (1.18 and later) to the
+    server connection that runs this client's transaction at that moment, dropping the request
+    when the client is between transactions. ``pg_cancel_backend(pid)`` is not safe behind a
+    pooler: the pid a client is told at login is the pooler's made-up key, and the backend a
+    transaction ran on serves other clients' transactions next.
+    """
     wrapper = connections[alias]
     if wrapper.vendor != "postgresql":
         return None
     try:
         wrapper.ensure_connection()  # a slot's first job opens it here, not inside the task
-        return int(wrapper.connection.info.backend_pid)
     except Exception:  # unreachable or broken: the task will find out; nothing to cancel later
         return None
+    raw = wrapper.connection
+    return functools.partial(_cancel, raw)
 
 
-def cancel_backend(pid: int) -> bool:
-    """Cancel the statement PostgreSQL backend ``pid`` is running (``pg_cancel_backend``).
-
-    For a task stuck on a lock past its timeout: the statement fails with ``QueryCanceled``
-    and the task's thread gets control back. Runs on this thread's connection; returns whether
-    a statement was in progress and was signalled. PostgreSQL only.
-    """
-    with connection.cursor() as cursor:
-        # Only a statement in progress: an idle backend has nothing to cancel.
-        cursor.execute(
-            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
-            "WHERE pid = %s AND state = 'active'",
-            [pid],
-        )
-        row = cursor.fetchone()
-    return bool(row and row[0])
+def _cancel(raw: Any) -> bool:
+    # Client-side state, no query: cancel only while a command is in flight on this connection.
+    if raw.closed or raw.info.transaction_status != TRANSACTION_STATUS_ACTIVE:
+        return False
+    cancel_safe = getattr(raw, "cancel_safe", None)  # psycopg >= 3.2: bounded, interruptible
+    if cancel_safe is not None:
+        cancel_safe(timeout=CANCEL_TIMEOUT_SECONDS)
+    else:
+        raw.cancel()
+    return True

@@ -5,7 +5,7 @@ configuration of its own in a temporary folder: transaction pooling, trust authe
 free port on 127.0.0.1, and every database name mapped to the PostgreSQL the tests use, so the
 test database (``test_<name>``) is reachable through it. Its pool is small on purpose (5 server
 connections per database by default) and ``server_round_robin`` spreads transactions over all of
-them, so that session state leaking from one transaction to the next shows instead of hiding
+them (``min_pool_size`` keeps the pool full), so that session state leaking from one transaction to the next shows instead of hiding
 behind the server connection the last transaction happened to use.
 
 Use the ``pgbouncer`` fixture (one PgBouncer for the test session) in tests; use the class
@@ -52,7 +52,7 @@ admin_users = {user}
 stats_users = {user}
 pool_mode = transaction
 default_pool_size = {pool_size}
-min_pool_size = 0
+min_pool_size = {pool_size}
 reserve_pool_size = 0
 max_db_connections = {pool_size}
 max_client_conn = {max_client_conn}
@@ -118,6 +118,10 @@ class PgBouncer:
     def url(self, dbname: str) -> str:
         """Return a ``postgres://`` URL of database ``dbname`` through this PgBouncer."""
         return f"postgres://{self.user}@127.0.0.1:{self.port}/{dbname}"
+
+    def direct_url(self, dbname: str) -> str:
+        """Return a ``postgres://`` URL of database ``dbname`` on PostgreSQL itself, not pooled."""
+        return f"postgres://{self.user}@{self.db_host}:{self.db_port}/{dbname}"
 
     def conninfo(self, dbname: str) -> str:
         """Return a libpq connection string of database ``dbname`` through this PgBouncer."""
@@ -195,6 +199,11 @@ class PgBouncer:
             names = [column.name for column in cursor.description or []]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def version(self) -> tuple[int, ...]:
+        """Return PgBouncer's version, e.g. ``(1, 18, 0)``."""
+        text = self.show("VERSION")[0]["version"]  # "PgBouncer 1.18.0"
+        return tuple(int(part) for part in text.split()[-1].split("."))
+
     def pools(self, dbname: str) -> dict[str, int]:
         """Return database ``dbname``'s pool counts: ``cl_active``, ``cl_waiting``, ``sv_*``...
 
@@ -232,10 +241,43 @@ def skip_or_fail_without_pgbouncer() -> None:
 
 
 @pytest.fixture(scope="session")
-def pgbouncer() -> Iterator[PgBouncer]:
-    """One PgBouncer in transaction mode for the test session (pool of 5 per database)."""
+def pgbouncer(django_db_setup: None) -> Iterator[PgBouncer]:
+    """One PgBouncer in transaction mode for the test session (pool of 5 per database).
+
+    Set up after the test database and stopped before it is dropped, so that its server
+    connections do not keep the database from being dropped.
+    """
     skip_or_fail_without_pgbouncer()
+    from django.db import connection
+
+    settings = connection.settings_dict
     with tempfile.TemporaryDirectory(prefix="django-jobs-pgbouncer-") as folder:
-        bouncer = PgBouncer(Path(folder))
+        bouncer = PgBouncer(
+            Path(folder),
+            user=settings["USER"] or "postgres",
+            db_host=settings["HOST"] or "127.0.0.1",
+            db_port=int(settings["PORT"] or 5432),
+        )
         with bouncer:
             yield bouncer
+
+
+@pytest.fixture
+def default_through_pgbouncer(pgbouncer: PgBouncer, transactional_db: None) -> Iterator[PgBouncer]:
+    """Send this process's ``default`` connections through ``pgbouncer`` for one test.
+
+    Every thread's connection is built from the one settings dict, so changing its host and port
+    moves them all; the connection is closed on the way in and out, so no thread keeps a direct
+    one. The test database stays the same (PgBouncer maps every name to it).
+    """
+    from django.db import connection
+
+    settings = connection.settings_dict
+    saved = {key: settings[key] for key in ("HOST", "PORT")}
+    connection.close()
+    settings.update(HOST="127.0.0.1", PORT=str(pgbouncer.port))
+    try:
+        yield pgbouncer
+    finally:
+        connection.close()
+        settings.update(saved)

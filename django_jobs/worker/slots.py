@@ -41,7 +41,7 @@ class Slot:
         self.index = index
         self.job: Job | None = None
         self.deadline: float | None = None
-        self.backend_pid: int | None = None
+        self.cancel_statement: Callable[[], bool] | None = None  # see db.statement_canceller
         self.abandoned = False
         self.crash: BaseException | None = None
         self._run_job = run_job
@@ -104,7 +104,7 @@ class Slot:
                 ):
                     seen = self._health.trouble
                     db.drop_unusable_connection()
-                self.backend_pid = db.backend_pid()
+                self.cancel_statement = db.statement_canceller()
                 self._run_job(self, job)
                 if self.abandoned:
                     return  # a replacement slot already took this thread's place
