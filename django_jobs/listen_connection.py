@@ -40,7 +40,8 @@ def connect(alias: str = DEFAULT_DB_ALIAS) -> Any:
     if url is not None:
         import psycopg  # only PostgreSQL listens; never imported on other databases
 
-        return psycopg.connect(url, autocommit=True)
+        # No prepared statements, as Django's own connections (a URL may lead through a pooler).
+        return psycopg.connect(url, autocommit=True, prepare_threshold=None)
     return connect_default(alias)
 
 

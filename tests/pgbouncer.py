@@ -5,8 +5,8 @@ configuration of its own in a temporary folder: transaction pooling, trust authe
 free port on 127.0.0.1, and every database name mapped to the PostgreSQL the tests use, so the
 test database (``test_<name>``) is reachable through it. Its pool is small on purpose (5 server
 connections per database by default) and ``server_round_robin`` spreads transactions over all of
-them (``min_pool_size`` keeps the pool full), so that session state leaking from one transaction to the next shows instead of hiding
-behind the server connection the last transaction happened to use.
+them (``min_pool_size`` keeps the pool full), so that session state leaking from one transaction
+to the next shows instead of hiding behind the server connection the last transaction used.
 
 Use the ``pgbouncer`` fixture (one PgBouncer for the test session) in tests; use the class
 directly for a PgBouncer of your own (``with PgBouncer(folder, pool_size=3) as bouncer:``).
@@ -38,28 +38,19 @@ START_SECONDS = 30.0
 #: Where Debian installs it; /usr/sbin is not on every user's PATH.
 CANDIDATES = ("pgbouncer", "/usr/sbin/pgbouncer", "/usr/bin/pgbouncer")
 
-INI = """\
-[databases]
-* = host={db_host} port={db_port}
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = {port}
-unix_socket_dir =
-auth_type = trust
-auth_file = {auth_file}
-admin_users = {user}
-stats_users = {user}
-pool_mode = transaction
-default_pool_size = {pool_size}
-min_pool_size = {pool_size}
-reserve_pool_size = 0
-max_db_connections = {pool_size}
-max_client_conn = {max_client_conn}
-server_round_robin = 1
-logfile =
-pidfile =
-"""
+#: The [pgbouncer] section PgBouncer runs with; ``PgBouncer(settings=...)`` overrides entries.
+SETTINGS = {
+    "listen_addr": "127.0.0.1",
+    "unix_socket_dir": "",
+    "auth_type": "trust",
+    "pool_mode": "transaction",
+    "default_pool_size": "5",
+    "reserve_pool_size": "0",
+    "server_round_robin": "1",
+    "max_client_conn": "1000",
+    "logfile": "",
+    "pidfile": "",
+}
 
 
 def executable() -> str | None:
@@ -95,13 +86,13 @@ class PgBouncer:
         db_host: str = "127.0.0.1",
         db_port: int = 5432,
         pool_size: int = 5,
-        max_client_conn: int = 1000,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.folder = folder
         self.user = user
         self.db_host, self.db_port = db_host, db_port
-        self.pool_size = pool_size
-        self.max_client_conn = max_client_conn
+        self.settings = {**SETTINGS, "default_pool_size": str(pool_size), **(settings or {})}
+        self.pool_size = int(self.settings["default_pool_size"])
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = folder / "pgbouncer.log"
@@ -139,19 +130,29 @@ class PgBouncer:
         ini = self.folder / "pgbouncer.ini"
         auth_file = self.folder / "users.txt"
         auth_file.write_text(f'"{self.user}" ""\n')
-        ini.write_text(
-            INI.format(
-                db_host=self.db_host, db_port=self.db_port, port=self.port, user=self.user,
-                auth_file=auth_file, pool_size=self.pool_size,
-                max_client_conn=self.max_client_conn,
-            )
-        )  # fmt: skip
+        ini.write_text(self._ini(auth_file))
         command = [program, str(ini)]
         if os.geteuid() == 0:
             command[1:1] = ["-u", _unprivileged_user()]
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         self._wait_until_ready()
+
+    def _ini(self, auth_file: Path) -> str:
+        # min_pool_size keeps the pool full, so that round-robin has servers to rotate over;
+        # max_db_connections makes the pool size a hard limit however many users connect.
+        settings = {
+            **self.settings,
+            "listen_port": str(self.port),
+            "auth_file": str(auth_file),
+            "admin_users": self.user,
+            "stats_users": self.user,
+            "min_pool_size": self.settings.get("min_pool_size", str(self.pool_size)),
+            "max_db_connections": self.settings.get("max_db_connections", str(self.pool_size)),
+        }
+        lines = ["[databases]", f"* = host={self.db_host} port={self.db_port}", "", "[pgbouncer]"]
+        lines += [f"{key} = {value}" for key, value in settings.items()]
+        return "\n".join(lines) + "\n"
 
     def _wait_until_ready(self) -> None:
         assert self.proc is not None

@@ -84,7 +84,7 @@ class ConnectionSampler:
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                     "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
                 ).fetchone() or (0,)
-                seen = {"clients": pool["clients"], "servers": pool["servers"], "backends": backends}
+                seen = {**pool, "backends": backends}
                 self.peak = {key: max(self.peak[key], seen[key]) for key in self.peak}
 
 
@@ -108,6 +108,11 @@ def enqueue_mix(batch: int) -> dict[str, list[int]]:
         }
 
 
+def settled_count(ids: list[int]) -> int:
+    done = Job.objects.filter(id__in=ids, status=JobStatus.DONE).count()
+    return done + DeadJob.objects.filter(job_id__in=ids).count()
+
+
 def drain(batches: int, workers: list[ManagedProcess]) -> dict[str, list[int]]:
     """Enqueue ``batches`` mixes one after the other, each once the last has settled."""
     ids: dict[str, list[int]] = {"ok": [], "retried": [], "dead": []}
@@ -116,8 +121,7 @@ def drain(batches: int, workers: list[ManagedProcess]) -> dict[str, list[int]]:
             ids[kind] += new
         everything = [i for kind in ids.values() for i in kind]
         Progress(
-            lambda: Job.objects.filter(id__in=everything, status=JobStatus.DONE).count()
-            + DeadJob.objects.filter(job_id__in=everything).count(),
+            lambda everything=everything: settled_count(everything),
             what=f"batch {batch} to settle through PgBouncer",
             describe=lambda: [w.output()[-1500:] for w in workers],
         ).wait(len(everything))

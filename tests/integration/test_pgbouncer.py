@@ -165,9 +165,25 @@ def test_a_listen_url_through_pgbouncer_in_transaction_mode_is_refused(pgbouncer
     assert "transaction mode" in messages[0].msg
 
 
-def test_server_side_binding_is_what_breaks_behind_pgbouncer_1_18(pgbouncer: PgBouncer):
-    # Why the how-to says to keep Django's default client-side binding: psycopg prepares a
-    # statement on its fifth run, on one server connection, and runs it later on another.
+def test_django_server_side_binding_works_behind_pgbouncer(default_through_pgbouncer: PgBouncer):
+    # Django sets prepare_threshold=None: server-side binding sends unnamed statements only.
+    options = connection.settings_dict["OPTIONS"]
+    connection.close()
+    options["server_side_binding"] = True
+    try:
+        for i in range(20):
+            with transaction.atomic():
+                tasks.add.enqueue(i, 1)
+        assert Job.objects.filter(task_path="tests.tasks.add").count() == 20
+    finally:
+        connection.close()
+        del options["server_side_binding"]
+
+
+def test_psycopg_prepared_statements_break_behind_pgbouncer_1_18(pgbouncer: PgBouncer):
+    # Why the how-to says to leave prepare_threshold out of OPTIONS: psycopg's own default
+    # prepares a statement on its fifth run, on one server connection, and runs it later on
+    # another.
     url = pgbouncer.url(connection.settings_dict["NAME"])
     if pgbouncer.version() >= (1, 21):
         pytest.skip("PgBouncer 1.21+ can track prepared statements (max_prepared_statements)")
