@@ -197,20 +197,31 @@ def check_listen_database(
 
     A database check: it runs with ``manage.py check --database default`` and before
     ``migrate``, and costs two connections and up to 5 seconds. Skipped while the settings
-    check (E050-E052) finds the value itself wrong.
+    check (E050-E052) finds the value itself wrong. A URL naming another database than
+    ``default`` is only warned about (W050), without connecting: that is what a test run sees,
+    whose ``default`` is the test database.
     """
     from . import listen_connection
 
-    if DEFAULT_DB_ALIAS not in (databases or ()) or listen_connection.listen_url() is None:
+    url = listen_connection.listen_url()
+    if DEFAULT_DB_ALIAS not in (databases or ()) or url is None or _check_listen_url():
         return []
-    if _check_listen_url():
-        return []
-    from django.db import OperationalError
-    from psycopg import OperationalError as PsycopgOperationalError
+    import psycopg
+    from django.db import OperationalError, connections
 
+    named = psycopg.conninfo.conninfo_to_dict(url).get("dbname")
+    default = connections[DEFAULT_DB_ALIAS].settings_dict["NAME"]
+    if named is not None and named != default:
+        return [checks.Warning(
+            f"DJANGO_JOBS['LISTEN_DATABASE_URL'] names database {named!r} but the default "
+            f"database is {default!r}: NOTIFY reaches only listeners of the same database, so "
+            "workers would find new jobs by polling alone.",
+            hint="Expected in a test run (the test database has its own name); elsewhere point "
+            "the URL at the default database.", id="django_jobs.W050",
+        )]  # fmt: skip
     try:
         problem = listen_connection.delivery_problem()
-    except (OperationalError, PsycopgOperationalError) as exc:
+    except (OperationalError, psycopg.OperationalError) as exc:
         return [_error("E053", "DJANGO_JOBS['LISTEN_DATABASE_URL'] does not connect: "
                        f"{str(exc).strip():.300}", LISTEN_HINT)]  # fmt: skip
     if problem is not None:

@@ -64,8 +64,8 @@ def delivery_problem(timeout_seconds: float = 5.0) -> str | None:
     ``LISTEN_DATABASE_URL``, or None when one test notification arrived within the timeout.
 
     LISTENs on a random channel over ``LISTEN_DATABASE_URL``, sends ``NOTIFY`` on that channel
-    over a new connection to ``default``, and waits. A URL that names another database or
-    server, or a PgBouncer in transaction mode, loses it. Raises ``OperationalError`` when
+    over a new connection to ``default``, and waits. A URL that leads to another database or
+    server, or through a PgBouncer in transaction mode, loses it. Raises ``OperationalError`` when
     either side cannot be reached.
     """
     channel = f"django_jobs_probe_{secrets.token_hex(8)}"
@@ -86,7 +86,7 @@ def delivery_problem(timeout_seconds: float = 5.0) -> str | None:
         listener.close()
     return (
         f"a NOTIFY sent on the default database did not reach LISTEN_DATABASE_URL within "
-        f"{timeout_seconds:g}s: the URL names another database or server, or goes through a "
+        f"{timeout_seconds:g}s: the URL leads to another database or server, or through a "
         "pooler in transaction mode"
     )
 
