@@ -263,9 +263,9 @@ def pgbouncer(django_db_setup: None) -> Iterator[PgBouncer]:
             yield bouncer
 
 
-@pytest.fixture
-def default_through_pgbouncer(pgbouncer: PgBouncer, transactional_db: None) -> Iterator[PgBouncer]:
-    """Send this process's ``default`` connections through ``pgbouncer`` for one test.
+@contextlib.contextmanager
+def default_through(bouncer: PgBouncer) -> Iterator[PgBouncer]:
+    """Send this process's ``default`` connections through ``bouncer`` inside the block.
 
     Every thread's connection is built from the one settings dict, so changing its host and port
     moves them all; the connection is closed on the way in and out, so no thread keeps a direct
@@ -276,9 +276,16 @@ def default_through_pgbouncer(pgbouncer: PgBouncer, transactional_db: None) -> I
     settings = connection.settings_dict
     saved = {key: settings[key] for key in ("HOST", "PORT")}
     connection.close()
-    settings.update(HOST="127.0.0.1", PORT=str(pgbouncer.port))
+    settings.update(HOST="127.0.0.1", PORT=str(bouncer.port))
     try:
-        yield pgbouncer
+        yield bouncer
     finally:
         connection.close()
         settings.update(saved)
+
+
+@pytest.fixture
+def default_through_pgbouncer(pgbouncer: PgBouncer, transactional_db: None) -> Iterator[PgBouncer]:
+    """The session's ``pgbouncer``, with this process's ``default`` connections through it."""
+    with default_through(pgbouncer):
+        yield pgbouncer

@@ -8,6 +8,7 @@ of ``LISTEN_DATABASE_URL``, and a worker draining jobs with every connection poo
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -21,7 +22,7 @@ from django_jobs.worker import Worker
 from django_jobs.worker.listen import Listener
 from tests import tasks
 from tests.conftest import wait_for
-from tests.pgbouncer import PgBouncer, free_port
+from tests.pgbouncer import PgBouncer, default_through, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -82,6 +83,62 @@ def test_worker_through_pgbouncer_runs_retries_and_dead_letters(
     assert set(DeadJob.objects.filter(job_id__in=dead).values_list("attempts", flat=True)) == {3}
     pool = default_through_pgbouncer.pools(connection.settings_dict["NAME"])
     assert pool["servers"] <= default_through_pgbouncer.pool_size, pool
+
+
+#: What one server session holds that the next client's transaction would inherit.
+SESSION_STATE = """
+SELECT pg_backend_pid(),
+       (SELECT count(*) FROM pg_prepared_statements),
+       (SELECT count(*) FROM pg_cursors),
+       (SELECT count(*) FROM pg_listening_channels()),
+       current_setting('statement_timeout'),
+       current_setting('lock_timeout'),
+       current_setting('idle_in_transaction_session_timeout'),
+       current_setting('search_path')
+"""
+
+
+def server_sessions(bouncer: PgBouncer, dbname: str) -> dict[int, tuple[object, ...]]:
+    """Return the state of every server connection of ``bouncer``'s pool, by backend pid.
+
+    Round-robin pooling hands one client's successive transactions to each server in turn, so
+    enough of them visit the whole pool.
+    """
+    sessions: dict[int, tuple[object, ...]] = {}
+    with psycopg.connect(bouncer.url(dbname), autocommit=True, prepare_threshold=None) as conn:
+        for _ in range(20 * bouncer.pool_size):
+            pid, *state = conn.execute(SESSION_STATE).fetchone() or ()
+            sessions[pid] = tuple(state)
+            if len(sessions) == bouncer.pool_size:
+                break
+    return sessions
+
+
+def test_a_worker_through_pgbouncer_leaves_no_session_state_behind(tmp_path: Path):
+    # A PgBouncer of its own, so that no other test's leftovers are on its server connections.
+    # PgBouncer fills a pool to min_pool_size while a client is connected: one stays connected.
+    name = connection.settings_dict["NAME"]
+    with PgBouncer(tmp_path) as bouncer, psycopg.connect(bouncer.url(name), autocommit=True):
+        wait_for(lambda: bouncer.pools(name).get("sv_idle", 0) == bouncer.pool_size,
+                 what="PgBouncer to fill its pool")  # fmt: skip
+        clean = server_sessions(bouncer, name)
+        with default_through(bouncer):
+            for i in range(30):
+                with transaction.atomic():
+                    tasks.add.enqueue(i, 1)
+            [tasks.fails_until.enqueue(f"f{i}", 2) for i in range(5)]
+            [tasks.always_fails.enqueue("d") for _ in range(2)]
+            assert Worker(concurrency=8, burst=True).run() == 0
+        after = server_sessions(bouncer, name)
+    assert len(clean) == bouncer.pool_size and after.keys() == clean.keys()
+    assert len(set(clean.values())) == 1 and next(iter(clean.values()))[:3] == (0, 0, 0), clean
+    assert after == clean, "a server connection kept state from django-jobs"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'), "
+            "(SELECT count(*) FROM pg_class WHERE relpersistence = 't')"
+        )
+        assert cursor.fetchone() == (0, 0), "advisory locks or temporary tables left"
 
 
 def test_listener_behind_pgbouncer_without_listen_url_does_not_listen(
