@@ -126,6 +126,16 @@ class PgBouncer:
         program = executable()
         if program is None:
             raise FileNotFoundError("pgbouncer is not installed (apt-get install -y pgbouncer)")
+        # The free port may be taken by another process before PgBouncer binds it: try again.
+        for tries_left in reversed(range(3)):
+            try:
+                self._start(program)
+                return
+            except RuntimeError:
+                if tries_left == 0 or "Address already in use" not in self.output():
+                    raise
+
+    def _start(self, program: str) -> None:
         self.port = free_port()
         ini = self.folder / "pgbouncer.ini"
         auth_file = self.folder / "users.txt"
