@@ -4,9 +4,9 @@ Python cannot kill a thread. A job past its deadline is taken from its slot and 
 failed with ``JobTimeoutError`` (retried or dead-lettered by its policy); a task blocked in a
 database statement (a lock wait, a slow query) has that statement cancelled by a cancel request
 on its own connection (``db.statement_canceller``, safe behind PgBouncer), so its thread gets
-control back; a fresh slot takes the old one's place at
-once. The abandoned thread's code may still run, with its side effects, until it returns or the
-process ends; its late outcome is discarded by the lease fence and by the slot's own flag.
+control back; a fresh slot takes the old one's place at once. The abandoned thread's code may
+still run, with its side effects, until it returns or the process ends; its late outcome is
+discarded by the lease fence and by the slot's own flag.
 """
 
 from __future__ import annotations
