@@ -1,0 +1,101 @@
+"""pgqueuer through its public API: ``SyncQueries.enqueue`` and ``pgq run``.
+
+As pgqueuer's own benchmark tool (``tools/benchmark.py``) does, the worker uses asyncpg; the
+harness enqueues from plain code with ``SyncQueries`` over an autocommit psycopg connection, so
+each ``enqueue`` call is one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from .base import Adapter, Span, dsn, duplicate_rows, sql
+
+
+class PgQueuerAdapter(Adapter):
+    """pgqueuer: ``pgqueuer`` rows (deleted when done), ``pgqueuer_log`` with each status."""
+
+    label = "pgqueuer"
+    key = "pgqueuer"
+    dist = "pgqueuer"
+    event_loop = True
+    settings = (
+        "pgq run --batch-size 10 (its default and its benchmark's) for no-op drains; "
+        "--max-concurrent-tasks = the concurrency (at least 2x the batch size) for the I/O rows; "
+        "asyncpg driver; tables installed with the default durability (all logged); "
+        "drains with --mode drain (exits when the queue is empty)"
+    )
+    batch_size = 10
+
+    def __init__(self) -> None:
+        self._conn: psycopg.Connection[Any] | None = None
+        self._queries: Any = None
+
+    def queries(self) -> Any:
+        if self._queries is None:
+            from pgqueuer.adapters.drivers.psycopg import SyncPsycopgDriver
+            from pgqueuer.queries import SyncQueries
+
+            self._conn = psycopg.connect(dsn(), autocommit=True)
+            self._queries = SyncQueries(SyncPsycopgDriver(self._conn))
+        return self._queries
+
+    def tables(self) -> list[str]:
+        return ["pgqueuer", "pgqueuer_log"]
+
+    def setup(self) -> None:
+        if sql("SELECT to_regclass('pgqueuer')")[0][0] is not None:
+            return
+
+        async def install() -> None:
+            import asyncpg
+            from pgqueuer.db import AsyncpgDriver
+            from pgqueuer.queries import Queries
+
+            connection = await asyncpg.connect(dsn())
+            try:
+                await Queries(AsyncpgDriver(connection)).install()
+            finally:
+                await connection.close()
+
+        asyncio.run(install())
+
+    def enqueue(self, kind: str, *, queue: str = "default", key: str = "") -> None:
+        self.queries().enqueue(f"{kind}_{queue}", key.encode() if key else None)
+
+    def enqueue_bulk(self, kind: str, count: int, *, queue: str = "default") -> None:
+        queries = self.queries()
+        for start in range(0, count, 1000):
+            n = min(1000, count - start)
+            queries.enqueue([f"{kind}_{queue}"] * n, [None] * n, [0] * n)
+
+    def duplicate(self, count: int, *, finished: bool) -> None:
+        if finished:  # a finished job is gone from pgqueuer; its log rows stay
+            duplicate_rows("pgqueuer_log", "status = 'successful'", count)
+        else:
+            duplicate_rows("pgqueuer", "true", count)
+
+    def worker(self, *, burst: bool, queues: list[str], concurrency: int) -> list[str]:
+        pgq = shutil.which("pgq", path=str(Path(sys.executable).parent)) or "pgq"
+        args = [pgq, "run", "benchmarks.peers.pgq_app:create", f"--batch-size={self.batch_size}"]
+        if concurrency > 2 * self.batch_size:
+            args.append(f"--max-concurrent-tasks={concurrency}")
+        return args + (["--mode=drain"] if burst else [])
+
+    def span(self, since: datetime) -> Span:
+        # pgqueuer logs each status change with the time of the statement that wrote it.
+        done, first, last = sql(
+            "SELECT count(*) FILTER (WHERE status = 'successful'), "
+            "min(created) FILTER (WHERE status = 'picked'), "
+            "max(created) FILTER (WHERE status = 'successful') FROM pgqueuer_log "
+            "WHERE created >= %s",
+            [since],
+        )[0]
+        return Span(int(done), first, last)  # type: ignore[arg-type, call-overload]
