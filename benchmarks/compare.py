@@ -14,6 +14,7 @@ tool's figure and django-jobs' ratio to the best peer and to django-tasks-db; th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -136,7 +137,7 @@ def report(env: dict[str, Any], rows: list[Any], tools: list[Any], options: Any)
                   f"{env['load_average_end'][0]}")  # fmt: skip
     data = {
         "when": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "options": {"quick": options.quick, "only": options.only},
+        "options": {"quick": options.quick, "only": options.only, "size": options.size},
         "sizes": asdict(options.sizes),
         "environment": env,
         "settings": {tool.key: tool.settings for tool in tools},
@@ -159,8 +160,17 @@ def main() -> None:
     parser.add_argument(
         "--tools", help="comma-separated keys of the tools to run (default: all of them)"
     )
+    parser.add_argument(
+        "--size", action="append", default=[], metavar="NAME=N",
+        help="override one size of figures.Sizes (e.g. drain=500), for trying things out",
+    )  # fmt: skip
     options = parser.parse_args()
-    options.sizes = QUICK if options.quick else Sizes()
+    sizes = QUICK if options.quick else Sizes()
+    for item in options.size:
+        name, _, value = item.partition("=")
+        kind = type(getattr(sizes, name))
+        sizes = dataclasses.replace(sizes, **{name: kind(value)})
+    options.sizes = sizes
 
     import django
     from django.core.management import call_command

@@ -43,7 +43,7 @@ class Sizes:
 
 
 QUICK = Sizes(
-    drain=2_000, enqueue_one=300, enqueue_bulk=5_000, busy_backlog=20_000, io_jobs=1_000,
+    drain=1_000, enqueue_one=300, enqueue_bulk=5_000, busy_backlog=20_000, io_jobs=1_000,
     async_jobs=3_000, big=100_000, growth_drain=2_000, idle_seconds=8.0, memory=5_000,
 )  # fmt: skip
 

@@ -8,10 +8,8 @@ each ``enqueue`` call is one transaction.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -83,8 +81,7 @@ class PgQueuerAdapter(Adapter):
             duplicate_rows("pgqueuer", "true", count)
 
     def worker(self, *, burst: bool, queues: list[str], concurrency: int) -> list[str]:
-        pgq = shutil.which("pgq", path=str(Path(sys.executable).parent)) or "pgq"
-        args = [pgq, "run", "benchmarks.peers.pgq_app:create", f"--batch-size={self.batch_size}"]
+        args = [sys.executable, "-m", "benchmarks.peers.pgq_app", f"--batch-size={self.batch_size}"]
         if concurrency > 2 * self.batch_size:
             args.append(f"--max-concurrent-tasks={concurrency}")
         return args + (["--mode=drain"] if burst else [])
