@@ -1,4 +1,4 @@
-"""Measure django-jobs beside pgqueuer, Procrastinate and django-tasks-db, on one PostgreSQL, in one run.
+"""Measure django-jobs beside pgqueuer, Procrastinate and django-tasks-db on one PostgreSQL.
 
 Usage (the database is created if missing and migrated; see benchmarks/README.md)::
 
@@ -76,7 +76,8 @@ TARGETS: list[tuple[str, str, Any]] = [
     ("pickup p99 < 25 ms", "p99, idle worker", lambda row: row.values["django_jobs"] < 25),
     ("enqueue one per transaction no slower than django-tasks-db", "one per transaction",
      lambda row: (row.ratio("django_tasks_db") or 0) >= 1),
-    ("bulk enqueue >= 20,000 jobs/s", "bulk enqueue", lambda row: row.values["django_jobs"] >= 20_000),
+    ("bulk enqueue >= 20,000 jobs/s", "bulk enqueue",
+     lambda row: row.values["django_jobs"] >= 20_000),
     ("worker RSS growth < 10%", "growth, a tenth", lambda row: row.values["django_jobs"] < 10),
 ]  # fmt: skip
 

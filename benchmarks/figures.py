@@ -43,9 +43,17 @@ class Sizes:
 
 
 QUICK = Sizes(
-    drain=1_000, enqueue_one=300, enqueue_bulk=5_000, busy_backlog=20_000, io_jobs=1_000,
-    async_jobs=3_000, big=100_000, growth_drain=2_000, idle_seconds=8.0, memory=5_000,
-)  # fmt: skip
+    drain=1_000,
+    enqueue_one=300,
+    enqueue_bulk=5_000,
+    busy_backlog=20_000,
+    io_jobs=1_000,
+    async_jobs=3_000,
+    big=100_000,
+    growth_drain=2_000,
+    idle_seconds=8.0,
+    memory=5_000,
+)
 
 
 @dataclass
@@ -102,8 +110,14 @@ def seed(tool: Adapter, count: int, *, queue: str = "default", kind: str = "noop
     tool.analyze()
 
 
-def drain(tool: Adapter, count: int, processes: int, kind: str = "noop",
-          concurrency: int = 10, seeded: bool = False) -> tuple[float, float]:  # fmt: skip
+def drain(
+    tool: Adapter,
+    count: int,
+    processes: int,
+    kind: str = "noop",
+    concurrency: int = 10,
+    seeded: bool = False,
+) -> tuple[float, float]:
     """Drain ``count`` jobs of ``kind`` with burst workers; return (rows' rate, wall rate)."""
     if not seeded:
         tool.reset()
@@ -111,10 +125,15 @@ def drain(tool: Adapter, count: int, processes: int, kind: str = "noop",
     since = now()
     started = time.perf_counter()
     procs = [
-        tool.start(burst=True, queues=["default"], concurrency=concurrency,
-                   log=f"drain-{tool.key}-{kind}-{processes}p-{n}", marks=None)
+        tool.start(
+            burst=True,
+            queues=["default"],
+            concurrency=concurrency,
+            log=f"drain-{tool.key}-{kind}-{processes}p-{n}",
+            marks=None,
+        )
         for n in range(processes)
-    ]  # fmt: skip
+    ]
     wait_exit(procs, timeout=120 + count / 10, what=f"{tool.label} drain")
     wall = time.perf_counter() - started
     span = tool.span(since)
@@ -138,10 +157,16 @@ def drains(tools: list[Adapter], sizes: Sizes) -> list[Row]:
             for tool in tools:
                 rates[tool.key].append(drain(tool, sizes.drain, processes))
         name = f"drain {sizes.drain:,} no-op jobs, {processes} process(es)"
-        rows.append(Row(name, "jobs/s", {k: statistics.median(r[0] for r in v)
-                                         for k, v in rates.items()}))  # fmt: skip
-        rows.append(Row("  same, wall time with process start", "jobs/s",
-                        {k: statistics.median(r[1] for r in v) for k, v in rates.items()}))  # fmt: skip
+        rows.append(
+            Row(name, "jobs/s", {k: statistics.median(r[0] for r in v) for k, v in rates.items()})
+        )
+        rows.append(
+            Row(
+                "  same, wall time with process start",
+                "jobs/s",
+                {k: statistics.median(r[1] for r in v) for k, v in rates.items()},
+            )
+        )
     return rows
 
 
@@ -165,23 +190,31 @@ def enqueue_rates(tools: list[Adapter], sizes: Sizes) -> list[Row]:
     return [
         Row(f"enqueue, one per transaction ({sizes.enqueue_one:,})", "jobs/s", values),
         Row("pgbench one-row INSERT, 1 client (commits/s)", "tx/s", {"pgbench": tps}, better=""),
-        Row("  django-jobs enqueue as % of pgbench", "%", {"django_jobs": ours / tps * 100},
-            better=""),
-    ]  # fmt: skip
+        Row(
+            "  django-jobs enqueue as % of pgbench",
+            "%",
+            {"django_jobs": ours / tps * 100},
+            better="",
+        ),
+    ]
 
 
 def pgbench_tps(seconds: int) -> float:
     """``pgbench -n -c 1 -T seconds`` over a one-row INSERT into a minimal queue table."""
-    sql("CREATE TABLE IF NOT EXISTS bench_pgbench_queue (id bigserial PRIMARY KEY, "
-        "payload jsonb NOT NULL DEFAULT '{}', created_at timestamptz NOT NULL DEFAULT now())")  # fmt: skip
+    sql(
+        "CREATE TABLE IF NOT EXISTS bench_pgbench_queue (id bigserial PRIMARY KEY, "
+        "payload jsonb NOT NULL DEFAULT '{}', created_at timestamptz NOT NULL DEFAULT now())"
+    )
     sql("TRUNCATE bench_pgbench_queue")
     script = RESULTS / "pgbench-insert.sql"
     RESULTS.mkdir(parents=True, exist_ok=True)
     script.write_text("INSERT INTO bench_pgbench_queue DEFAULT VALUES;\n")
     out = subprocess.run(
         ["pgbench", "-n", "-c", "1", "-T", str(seconds), "-f", str(script), dsn()],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     found = re.search(r"tps = ([\d.]+)", out)
     if not found:
         raise BenchError(f"pgbench printed no tps: {out}")
@@ -218,10 +251,24 @@ def pickup_latencies(tool: Adapter, sizes: Sizes, busy: bool = False) -> tuple[l
     try:
         if busy:
             seed(tool, sizes.busy_backlog, queue="b")
-            procs.append(tool.start(burst=False, queues=["b"], concurrency=LAUNCH["noop"],
-                                    log=f"pickup-busy-b-{tool.key}", marks=None))  # fmt: skip
-        procs.append(tool.start(burst=False, queues=[queue], concurrency=LAUNCH["mark"],
-                                log=f"pickup-{queue}-{tool.key}", marks=path))  # fmt: skip
+            procs.append(
+                tool.start(
+                    burst=False,
+                    queues=["b"],
+                    concurrency=LAUNCH["noop"],
+                    log=f"pickup-busy-b-{tool.key}",
+                    marks=None,
+                )
+            )
+        procs.append(
+            tool.start(
+                burst=False,
+                queues=[queue],
+                concurrency=LAUNCH["mark"],
+                log=f"pickup-{queue}-{tool.key}",
+                marks=path,
+            )
+        )
         tool.enqueue("mark", queue=queue, key="warm")  # the worker is up, warm and then idle
         wait_for(lambda: "warm" in marks.read(path), 90, f"{tool.label}'s first job")
         time.sleep(0.5)
@@ -251,10 +298,14 @@ def pickup(tools: list[Adapter], sizes: Sizes, busy: bool = False) -> list[Row]:
     found = {t.key: pickup_latencies(t, sizes, busy) for t in tools}
     what = "idle queue a while b drains" if busy else "idle worker"
     rows = [
-        Row(f"pickup latency p{p}, {what}", "ms",
-            {k: percentile(v[0], p) for k, v in found.items()}, better="lower")
+        Row(
+            f"pickup latency p{p}, {what}",
+            "ms",
+            {k: percentile(v[0], p) for k, v in found.items()},
+            better="lower",
+        )
         for p in (50, 99)
-    ]  # fmt: skip
+    ]
     idle = [t.label for t in tools if not found[t.key][1]]
     if idle:
         rows[0].note = f"queue b ran dry before the end for: {', '.join(idle)}"
@@ -267,8 +318,10 @@ def pickup_busy(tools: list[Adapter], sizes: Sizes) -> list[Row]:
 
 def io_bound(tools: list[Adapter], sizes: Sizes) -> list[Row]:
     rows = []
-    for kind, count, label in (("sleep", sizes.io_jobs, "plain"), ("asleep", sizes.async_jobs,
-                                                                      "async def")):  # fmt: skip
+    for kind, count, label in (
+        ("sleep", sizes.io_jobs, "plain"),
+        ("asleep", sizes.async_jobs, "async def"),
+    ):
         concurrency = LAUNCH[kind]
         ideal = concurrency / 0.05
         values: dict[str, float | None] = {}
@@ -277,8 +330,14 @@ def io_bound(tools: list[Adapter], sizes: Sizes) -> list[Row]:
                 values[tool.key] = None
                 continue
             values[tool.key] = drain(tool, count, 1, kind, concurrency)[0] / ideal * 100
-        rows.append(Row(f"{count:,} {label} jobs sleeping 50 ms, concurrency {concurrency}, "
-                        f"% of {ideal:,.0f} jobs/s", "%", values))  # fmt: skip
+        rows.append(
+            Row(
+                f"{count:,} {label} jobs sleeping 50 ms, concurrency {concurrency}, "
+                f"% of {ideal:,.0f} jobs/s",
+                "%",
+                values,
+            )
+        )
     rows[-1].note = "django-jobs runs async def tasks with async_to_sync, one per thread"
     return rows
 
@@ -299,11 +358,17 @@ def growth(tools: list[Adapter], sizes: Sizes) -> list[Row]:
         ahead[tool.key] = drain_ahead(tool, n, big)
     return [
         Row(f"drain {n:,}, 1 process, empty tables", "jobs/s", empty),
-        Row(f"  same, {big:,} finished jobs in the tables", "% of empty",
-            {k: finished[k] / empty[k] * 100 for k in empty}),
-        Row(f"  same, first {n:,} of {big:,} queued jobs", "% of empty",
-            {k: ahead[k] / empty[k] * 100 for k in empty}),
-    ]  # fmt: skip
+        Row(
+            f"  same, {big:,} finished jobs in the tables",
+            "% of empty",
+            {k: finished[k] / empty[k] * 100 for k in empty},
+        ),
+        Row(
+            f"  same, first {n:,} of {big:,} queued jobs",
+            "% of empty",
+            {k: ahead[k] / empty[k] * 100 for k in empty},
+        ),
+    ]
 
 
 def drain_ahead(tool: Adapter, count: int, big: int) -> float:
@@ -311,11 +376,20 @@ def drain_ahead(tool: Adapter, count: int, big: int) -> float:
     tool.reset()
     seed(tool, big)
     since = now()
-    proc = tool.start(burst=False, queues=["default"], concurrency=LAUNCH["noop"],
-                      log=f"ahead-{tool.key}", marks=None)  # fmt: skip
+    proc = tool.start(
+        burst=False,
+        queues=["default"],
+        concurrency=LAUNCH["noop"],
+        log=f"ahead-{tool.key}",
+        marks=None,
+    )
     try:
-        wait_for(lambda: tool.span(since).done >= count, 120 + count / 10,
-                 f"{tool.label}'s first {count:,} jobs", every=0.5)  # fmt: skip
+        wait_for(
+            lambda: tool.span(since).done >= count,
+            120 + count / 10,
+            f"{tool.label}'s first {count:,} jobs",
+            every=0.5,
+        )
     finally:
         stop(proc)
     span = tool.span(since)
@@ -341,8 +415,9 @@ def idle_cpu(tool: Adapter, sizes: Sizes, backlog: int) -> float:
     path = RESULTS / f"marks-idle-{tool.key}.txt"
     path.unlink(missing_ok=True)
     ours = backends()
-    proc = tool.start(burst=False, queues=["a"], concurrency=LAUNCH["noop"],
-                      log=f"idle-{tool.key}", marks=path)  # fmt: skip
+    proc = tool.start(
+        burst=False, queues=["a"], concurrency=LAUNCH["noop"], log=f"idle-{tool.key}", marks=path
+    )
     try:
         tool.enqueue("mark", queue="a", key="warm")
         wait_for(lambda: "warm" in marks.read(path), 90, f"{tool.label}'s first job")
@@ -358,36 +433,53 @@ def idle_cpu(tool: Adapter, sizes: Sizes, backlog: int) -> float:
 
 def backends() -> set[int]:
     """Process ids of the client backends connected to the benchmark database."""
-    rows = sql("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-               "AND backend_type = 'client backend'")  # fmt: skip
+    rows = sql(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND backend_type = 'client backend'"
+    )
     return {int(pid) for (pid,) in rows}  # type: ignore[call-overload]
 
 
 def memory(tools: list[Adapter], sizes: Sizes) -> list[Row]:
-    """RSS of one burst worker over a long drain, sampled from outside every 0.25 s."""
+    """RSS of one burst worker over a long drain, read from outside at checkpoints.
+
+    Every 0.25 s the harness reads the worker's ``VmRSS`` and how many jobs are done; the
+    checkpoints are the first reading with a tenth of the jobs done and the last reading.
+    """
     at_tenth, at_end, peak = {}, {}, {}
     for tool in tools:
         tool.reset()
         seed(tool, sizes.memory)
-        proc = tool.start(burst=True, queues=["default"], concurrency=LAUNCH["noop"],
-                          log=f"memory-{tool.key}", marks=None)  # fmt: skip
-        samples = []
+        since = now()
+        proc = tool.start(
+            burst=True,
+            queues=["default"],
+            concurrency=LAUNCH["noop"],
+            log=f"memory-{tool.key}",
+            marks=None,
+        )
+        samples: list[tuple[int, float]] = []
         while proc.poll() is None:
-            samples.append(rss_mb(proc.pid))
+            done, rss = tool.span(since).done, rss_mb(proc.pid)
+            if rss:
+                samples.append((done, rss))
             time.sleep(0.25)
         wait_exit([proc], 10, f"{tool.label} memory drain")
-        samples = [s for s in samples if s]
-        if len(samples) < 4:
-            raise BenchError(f"{tool.label} memory drain: too short to sample ({len(samples)})")
-        at_tenth[tool.key] = samples[len(samples) // 10]
-        at_end[tool.key] = samples[-1]
-        peak[tool.key] = max(samples)
+        tenth = [rss for done, rss in samples if done >= sizes.memory / 10]
+        if len(tenth) < 2:
+            raise BenchError(f"{tool.label} memory drain: too short to sample ({len(tenth)})")
+        at_tenth[tool.key], at_end[tool.key], peak[tool.key] = tenth[0], tenth[-1], max(tenth)
     return [
         Row(f"worker RSS, a tenth into a {sizes.memory:,}-job drain", "MB", at_tenth, "lower"),
         Row("  at the end of the drain", "MB", at_end, "lower"),
-        Row("  growth, a tenth -> end", "%",
-            {k: (at_end[k] / at_tenth[k] - 1) * 100 for k in at_end}, better=""),
-    ]  # fmt: skip
+        Row("  peak after the first tenth", "MB", peak, "lower"),
+        Row(
+            "  growth, a tenth -> end",
+            "%",
+            {k: (at_end[k] / at_tenth[k] - 1) * 100 for k in at_end},
+            better="",
+        ),
+    ]
 
 
 FIGURES: dict[str, Figure] = {

@@ -121,7 +121,9 @@ class Adapter:
         LOGS.mkdir(parents=True, exist_ok=True)
         command = self.worker(burst=burst, queues=queues, concurrency=concurrency)
         with open(LOGS / f"{log}.log", "wb") as out:
-            return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            return subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
 
 
 def duplicate_rows(table: str, where: str, count: int, *, uuid_pk: bool = False) -> None:

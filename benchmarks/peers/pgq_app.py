@@ -72,7 +72,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--max-concurrent-tasks", type=int)
-    parser.add_argument("--mode", choices=[m.value for m in QueueExecutionMode], default="continuous")
+    parser.add_argument(
+        "--mode", choices=[m.value for m in QueueExecutionMode], default="continuous"
+    )
     options = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     asyncio_run(  # as pgq run: uvloop when it is installed
