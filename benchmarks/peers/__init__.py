@@ -14,4 +14,11 @@ def adapters() -> list[Adapter]:
     return [DjangoJobs(), PgQueuerAdapter(), ProcrastinateAdapter(), TasksDb()]
 
 
-__all__ = ["Adapter", "adapters"]
+__all__ = [
+    "Adapter",
+    "DjangoJobs",
+    "PgQueuerAdapter",
+    "ProcrastinateAdapter",
+    "TasksDb",
+    "adapters",
+]
