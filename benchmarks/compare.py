@@ -195,18 +195,29 @@ def main() -> None:
     env = environment(tools)
     console_line = ", ".join(f"{k} {v}" for k, v in env.items() if k not in ("machine",))
     print(console_line, flush=True)
-    rows = []
+    rows, failed = [], []
     try:
         for name, figure in FIGURES.items():
-            if options.only in (None, name):
-                print(f"{name}...", flush=True)
-                rows += figure(tools, options.sizes)
-    except BenchError as exc:
-        sys.exit(f"Benchmark failed: {exc}")
+            if options.only not in (None, name):
+                continue
+            print(f"{name}...", flush=True)
+            try:
+                found = figure(tools, options.sizes)
+            except BenchError as exc:  # the other figures still run; the error is reported
+                failed.append(f"{name}: {exc}")
+                print(f"  failed: {exc}", flush=True)
+                continue
+            for row in found:
+                rows.append(row)
+                figures_ = ", ".join(f"{k} {fmt(v, row.unit)}" for k, v in row.values.items())
+                print(f"  {row.name}: {figures_} {row.unit}", flush=True)
     finally:
         for tool in tools:
             tool.reset()
+    env["failed"] = failed
     report(env, rows, tools, options)
+    if failed:
+        sys.exit("Benchmark figures failed: " + "; ".join(failed))
 
 
 if __name__ == "__main__":
