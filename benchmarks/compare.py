@@ -5,7 +5,7 @@ Usage (the database is created if missing and migrated; see benchmarks/README.md
     make bench                      # or: .venv/bin/python benchmarks/compare.py [--quick]
     make bench BENCH_ARGS="--quick --only pickup"
 
-Every figure runs the same steps for every tool (``benchmarks/figures.py``), each tool behind an
+Every figure runs the same steps for every tool (``benchmarks/figures/``), each tool behind an
 adapter of its public API and worker command (``benchmarks/peers/``). The table printed gives each
 tool's figure and django-jobs' ratio to the best peer and to django-tasks-db; the same goes to
 ``benchmarks/results/latest.json``, the workers' logs to ``benchmarks/results/logs/``.
