@@ -14,19 +14,30 @@ from .common import LAUNCH, Row, Sizes, drain, now, seed
 
 
 def growth(tools: list[Adapter], sizes: Sizes) -> list[Row]:
-    """1-process drain rates: empty tables, ``big`` finished jobs, ``big`` jobs queued ahead."""
+    """1-process drain rates: empty tables, ``big`` finished jobs, ``big`` jobs queued ahead.
+
+    Each is the median of ``sizes.rounds`` drains of ``growth_drain`` jobs. The big tables are
+    seeded once per tool: the finished rows stay while each round enqueues and drains new jobs;
+    the backlog loses only the jobs each round drains.
+    """
     empty, finished, ahead = {}, {}, {}
-    n, big = sizes.growth_drain, sizes.big
+    n, big, rounds = sizes.growth_drain, sizes.big, range(sizes.rounds)
     for tool in tools:
-        empty[tool.key] = drain(tool, n, 1)[0]
-        tool.reset()  # one finished job, copied big times, then n new ones through the API
+        empty[tool.key] = statistics.median(drain(tool, n, 1)[0] for _ in rounds)
+        tool.reset()  # one finished job, copied big times; then n new ones per round
         seed(tool, 1)
         drain(tool, 1, 1, seeded=True)
         tool.duplicate(big - 1, finished=True)
-        tool.enqueue_bulk("noop", n)
         tool.analyze()
-        finished[tool.key] = drain(tool, n, 1, seeded=True)[0]
-        ahead[tool.key] = drain_ahead(tool, n, big)
+        rates = []
+        for _ in rounds:
+            tool.enqueue_bulk("noop", n)
+            tool.analyze()
+            rates.append(drain(tool, n, 1, seeded=True)[0])
+        finished[tool.key] = statistics.median(rates)
+        tool.reset()
+        seed(tool, big)
+        ahead[tool.key] = statistics.median(drain_ahead(tool, n) for _ in rounds)
     return [
         Row(f"drain {n:,}, 1 process, empty tables", "jobs/s", empty),
         Row(
@@ -35,17 +46,15 @@ def growth(tools: list[Adapter], sizes: Sizes) -> list[Row]:
             {k: finished[k] / empty[k] * 100 for k in empty},
         ),
         Row(
-            f"  same, first {n:,} of {big:,} queued jobs",
+            f"  same, next {n:,} of {big:,} queued jobs",
             "% of empty",
             {k: ahead[k] / empty[k] * 100 for k in empty},
         ),
     ]
 
 
-def drain_ahead(tool: Adapter, count: int, big: int) -> float:
-    """Rate of the first ``count`` jobs of a ``big`` backlog, by one worker (stopped then)."""
-    tool.reset()
-    seed(tool, big)
+def drain_ahead(tool: Adapter, count: int) -> float:
+    """Rate of the next ``count`` (or more) jobs of a backlog, by one worker (stopped then)."""
     since = now()
     proc = tool.start(
         burst=False,
@@ -58,7 +67,7 @@ def drain_ahead(tool: Adapter, count: int, big: int) -> float:
         wait_for(
             lambda: tool.span(since).done >= count,
             120 + count / 10,
-            f"{tool.label}'s first {count:,} jobs",
+            f"{tool.label}'s next {count:,} jobs",
             every=0.5,
         )
     finally:
