@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 from dataclasses import asdict
 from datetime import datetime
@@ -62,10 +63,21 @@ def environment(tools: list[Any]) -> dict[str, Any]:
         "psycopg": version("psycopg"),
         "asyncpg": version("asyncpg"),
         **{tool.key: tool.version() for tool in tools},
+        "django_jobs_commit": run_text(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
+        "pgbench": run_text(["pgbench", "--version"]),
         "cores": os.cpu_count(),
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
         "machine": platform.platform(),
     }
+
+
+def run_text(command: list[str]) -> str:
+    """The first line a command prints, or ``"unknown"`` if it cannot run."""
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.strip().splitlines()[0] if out.strip() else "unknown"
 
 
 # The goals django-jobs set itself; reported, never asserted.
