@@ -25,9 +25,9 @@ class Sizes:
     pickup_spacing: float = 0.020
     busy_backlog: int = 100_000
     io_jobs: int = 5_000
-    async_jobs: int = 20_000
+    async_jobs: int = 10_000
     big: int = 1_000_000  # rows for the "cost that does not grow" figures
-    growth_drain: int = 20_000
+    growth_drain: int = 5_000
     idle_seconds: float = 30.0
     memory: int = 100_000
 
