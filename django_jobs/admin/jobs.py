@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString
 from .. import engine
 from ..models import Job, JobStatus
 from .base import ReadOnlyAdmin
-from .dashboard import dashboard_view
+from .dashboard import dashboard_view, pause_view, resume_view
 from .display import short_duration
 from .filters import QueueFilter, TaskFilter
 from .inputs import object_pk
@@ -165,6 +165,16 @@ class JobAdmin(ReadOnlyAdmin):
                 "dashboard/",
                 self.admin_site.admin_view(self.dashboard_view),
                 name=f"{prefix}_dashboard",
+            ),
+            path(
+                "dashboard/pause/",
+                self._post_view(lambda request: pause_view(self, request)),
+                name=f"{prefix}_pause_queue",
+            ),
+            path(
+                "dashboard/resume/",
+                self._post_view(lambda request: resume_view(self, request)),
+                name=f"{prefix}_resume_queue",
             ),
             path(
                 "<path:object_id>/cancel/",

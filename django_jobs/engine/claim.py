@@ -32,7 +32,8 @@ def claim(
 ) -> list[Job]:
     """Claim up to ``limit`` ready jobs for ``worker_id``; return them marked running, not started.
 
-    Ready means queued with ``run_at <= now``, in ``queues`` (all if None), taken in priority
+    Ready means queued with ``run_at <= now``, in ``queues`` (all if None) and not in a paused
+    queue (``PausedQueue``, read by this same statement), taken in priority
     (highest first), then run_at, then id order. Each claimed row gets a lease of
     ``lease_seconds`` and the batch a new ``lease_token`` that every later write about these
     jobs must present; ``started_at`` is cleared and ``attempts`` left alone until ``start``.
@@ -96,6 +97,7 @@ def _claim_sql(
         Job.objects.using(alias)
         .ready(_NOW)
         .in_queues(queues)
+        .unpaused()
         .order_by("-priority", "run_at", "id")
         .select_for_update(skip_locked=True)
         .values("id")[:limit]
