@@ -76,7 +76,8 @@ def test_the_real_claim_statement_is_an_index_scan_over_ready_rows_only():
         cursor.execute(f"EXPLAIN {statement}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "django_jobs_job_ready_idx" in plan, plan
-    assert "Seq Scan" not in plan, plan
+    # The paused-queue table (a few rows at most) is read whole; the job table never is.
+    assert "Seq Scan on django_jobs_job " not in plan, plan
 
 
 @pytest.mark.postgres
