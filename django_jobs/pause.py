@@ -13,13 +13,17 @@ in the database, not in each worker.
 
 from __future__ import annotations
 
+import logging
+
 from django.db import connections, router, transaction
 
 from .conf import jobs_settings
 from .exceptions import InvalidJobOptionsError
 from .models import Job, PausedQueue
-from .validation.options import check_queue
+from .validation.options import check_queue, check_queue_name
 from .worker.listen import CHANNEL
+
+logger = logging.getLogger(__name__)
 
 #: The longest ``by`` a pause records (``PausedQueue.paused_by``), as a Django username.
 BY_MAX_LENGTH = 150
@@ -51,13 +55,17 @@ def pause_queue(queue: str, *, by: str = "") -> bool:
     _, created = PausedQueue.objects.using(alias).get_or_create(
         queue=queue, defaults={"paused_by": by}
     )
+    if created:
+        logger.info("Queue %s paused%s", queue, f" by {by}" if by else "", extra={"queue": queue})
     return created
 
 
 def resume_queue(queue: str) -> bool:
     """Resume ``queue``: workers claim its ready jobs again; return whether it was paused.
 
-    ``queue`` is checked as in ``pause_queue``. Deletes the queue's ``PausedQueue`` row and, on
+    ``queue`` is a queue name (a non-empty str of at most 64 characters); unlike
+    ``pause_queue`` it may be outside ``DJANGO_JOBS["QUEUES"]``, so that a queue paused before
+    it left that list can still be resumed. Deletes the queue's ``PausedQueue`` row and, on
     PostgreSQL, in the same transaction, sends ``NOTIFY django_jobs, '<queue>'`` (the channel
     and payload an enqueue's trigger uses), so idle workers that take the queue wake when it
     commits; elsewhere they find the jobs at their next poll. Resuming a queue that is not
@@ -65,7 +73,7 @@ def resume_queue(queue: str) -> bool:
 
     Raises ``InvalidJobOptionsError`` for a bad ``queue``, before any SQL.
     """
-    check_queue(queue, jobs_settings.QUEUES)
+    check_queue_name(queue)
     alias = _alias()
     connection = connections[alias]
     # The delete and the NOTIFY commit together: a worker woken by the NOTIFY sees the row gone.
@@ -74,6 +82,8 @@ def resume_queue(queue: str) -> bool:
         if deleted and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, queue])
+    if deleted:
+        logger.info("Queue %s resumed", queue, extra={"queue": queue})
     return bool(deleted)
 
 

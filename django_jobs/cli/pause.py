@@ -16,7 +16,7 @@ from django.core.management.base import CommandParser
 from .. import pause
 from ..conf import jobs_settings
 from ..exceptions import InvalidJobOptionsError
-from ..validation.options import check_queue
+from ..validation.options import check_queue, check_queue_name
 from .output import EXIT_OK, EXIT_USAGE, Output
 
 NAME = "pause"
@@ -40,6 +40,7 @@ def run(options: dict[str, Any], out: Output) -> int:
         options["queues"],
         out,
         lambda queue: "paused" if pause.pause_queue(queue, by=by) else "already paused",
+        check=lambda queue: check_queue(queue, jobs_settings.QUEUES),
         check_by=by,
     )
 
@@ -54,16 +55,18 @@ def change_each(
     out: Output,
     change: Callable[[str], str],
     *,
+    check: Callable[[str], object] = check_queue_name,
     check_by: str | None = None,
 ) -> int:
     """Check every name, then ``change`` each queue; print one row per queue and its new state.
 
-    ``change(queue)`` returns the state word to show. Returns ``EXIT_USAGE``, changing nothing,
+    ``check(queue)`` raises ``InvalidJobOptionsError`` for a bad name; ``change(queue)`` returns
+    the state word to show. Returns ``EXIT_USAGE``, changing nothing,
     if any name is bad; else ``EXIT_OK``. The rows show each queue's pause as it is afterwards.
     """
     try:
         for queue in queues:
-            check_queue(queue, jobs_settings.QUEUES)
+            check(queue)
         if check_by is not None and len(check_by) > pause.BY_MAX_LENGTH:
             raise InvalidJobOptionsError(
                 f"--by must be at most {pause.BY_MAX_LENGTH} characters, got {check_by!r:.80}."

@@ -67,16 +67,31 @@ def test_pause_records_the_login_name_when_no_by_is_given(monkeypatch):
     assert PausedQueue.objects.get().paused_by == "operator"
 
 
-@pytest.mark.parametrize("command", ["pause", "resume"])
-def test_a_bad_name_exits_2_and_changes_nothing(command, settings):
+@pytest.mark.parametrize(
+    ("command", "bad", "message"),
+    [
+        ("pause", "mial", "Unknown queue 'mial'"),
+        ("pause", "q" * 65, "at most 64 characters"),
+        ("resume", "q" * 65, "at most 64 characters"),
+    ],
+)
+def test_a_bad_name_exits_2_and_changes_nothing(command, bad, message, settings):
     settings.DJANGO_JOBS = {**settings.DJANGO_JOBS, "QUEUES": ["default", "mail"]}
     PausedQueue.objects.create(queue="default")
     with CaptureQueriesContext(connection) as queries:
-        code, out, err = jobs(command, "mail", "mial")
+        code, out, err = jobs(command, "mail", "default", bad)
     assert code == 2
-    assert "Unknown queue 'mial'" in err and out == ""
+    assert message in err and out == ""
     assert not queries.captured_queries, "bad input is refused before any SQL"
     assert [q.queue for q in paused_queues()] == ["default"]
+
+
+def test_a_queue_paused_before_it_left_the_configured_queues_can_be_resumed(settings):
+    PausedQueue.objects.create(queue="retired")
+    settings.DJANGO_JOBS = {**settings.DJANGO_JOBS, "QUEUES": ["default"]}
+    code, out, _ = jobs("resume", "retired", "--json")
+    assert code == 0 and json.loads(out)[0]["state"] == "resumed"
+    assert not PausedQueue.objects.exists()
 
 
 def test_a_too_long_by_exits_2():

@@ -95,9 +95,15 @@ def test_a_queue_outside_the_configured_queues_is_refused(settings):
     settings.DJANGO_JOBS = {**settings.DJANGO_JOBS, "QUEUES": ["default", "mail"]}
     with pytest.raises(InvalidJobOptionsError, match=r"Unknown queue 'mial'.*'default', 'mail'"):
         django_jobs.pause_queue("mial")
-    with pytest.raises(InvalidJobOptionsError, match="Unknown queue 'mial'"):
-        django_jobs.resume_queue("mial")
     assert django_jobs.pause_queue("mail") is True
+
+
+def test_a_queue_paused_before_it_left_the_configured_queues_can_be_resumed(settings):
+    django_jobs.pause_queue("retired")
+    settings.DJANGO_JOBS = {**settings.DJANGO_JOBS, "QUEUES": ["default"]}
+    assert django_jobs.resume_queue("retired") is True
+    assert django_jobs.resume_queue("never-was") is False
+    assert not PausedQueue.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
