@@ -1,4 +1,4 @@
-"""Pause queues: workers claim none of their jobs until ``manage.py jobs resume``.
+"""Pause queues: workers claim none of their jobs until `manage.py jobs resume`.
 
 Jobs keep being enqueued into a paused queue and wait there, queued. Jobs already claimed
 (running, or prefetched by a worker) run to completion. Pausing a queue that is paused already

@@ -1,7 +1,7 @@
 """Resume paused queues: workers claim their jobs again, woken at once on PostgreSQL.
 
 Resuming a queue that is not paused changes nothing (its row says "not paused"). A queue paused
-before it left ``DJANGO_JOBS["QUEUES"]`` can still be resumed. Exit status 0, or 2 for a bad
+before it left DJANGO_JOBS["QUEUES"] can still be resumed. Exit status 0, or 2 for a bad
 queue name (nothing is resumed then).
 """
 
