@@ -54,6 +54,7 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
     errors.extend(_check_values())
     errors.extend(_check_durations())
     errors.extend(_check_status_permission())
+    errors.extend(_check_retention())
     return errors
 
 
@@ -154,6 +155,45 @@ def _check_status_permission() -> list[Any]:
                "Point it at a function f(request, job_id) -> bool, e.g. "
                "'django_jobs.permissions.staff_only'.")
     ]  # fmt: skip
+
+
+#: Retention setting -> its check id; each is None (keep forever) or seconds > 0.
+RETENTIONS = {
+    "DONE_RETENTION_SECONDS": "E030",
+    "CANCELLED_RETENTION_SECONDS": "E031",
+    "DEAD_RETENTION_SECONDS": "E032",
+    "SCHEDULE_RUN_RETENTION_SECONDS": "E033",
+}
+
+
+def _check_retention_value(value: Any, name: str) -> None:
+    if value is not None:
+        validation.check_seconds(
+            value, name=name, maximum=validation.MAX_DELAY_SECONDS, positive=True
+        )
+
+
+def _check_retention() -> list[Any]:
+    errors: list[Any] = []
+    for name, id_ in RETENTIONS.items():
+        errors += _problem(
+            id_,
+            name,
+            functools.partial(_check_retention_value, name=name),
+            "None keeps these rows forever; e.g. 7 * 86400 keeps them a week.",
+        )
+    errors += _problem(
+        "E034",
+        "PRUNE_INTERVAL_SECONDS",
+        functools.partial(
+            validation.check_seconds,
+            name="PRUNE_INTERVAL_SECONDS",
+            maximum=validation.DAY_SECONDS,
+            positive=True,
+        ),
+        "60 (the default) prunes once a minute.",
+    )
+    return errors
 
 
 @checks.register(checks.Tags.database)

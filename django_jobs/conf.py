@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     # A claim is held for LEASE_SECONDS; the worker's heartbeat renews it every HEARTBEAT_SECONDS.
     "LEASE_SECONDS": 60.0,
     "HEARTBEAT_SECONDS": 10.0,
+    # Worker writes that a database crash may lose without losing a job (claims of jobs not yet
+    # started, completions: such a job only runs again) commit without waiting for the WAL
+    # flush. False makes every worker write wait; see docs/explanation/delivery-guarantees.md.
+    "ASYNC_COMMIT": True,
     # On SIGTERM, how long running jobs may take to finish before they are put back in the queue.
     "SHUTDOWN_GRACE_SECONDS": 30.0,
     # Who may read a job's status through django_jobs.urls: a dotted path to f(request, job_id);
@@ -46,6 +50,15 @@ DEFAULTS: dict[str, Any] = {
     # in bytes; None for no limit. 1 MiB keeps a claim of 10 jobs and an admin page light.
     "MAX_ARGUMENTS_BYTES": 1024 * 1024,
     "MAX_RESULT_BYTES": 1024 * 1024,
+    # Retention: finished rows older than this (seconds) are deleted by the pruner, which runs in
+    # the worker that holds the "pruner" leadership, every PRUNE_INTERVAL_SECONDS. None keeps
+    # them forever. Dead jobs are kept by default: someone should look at them first.
+    "DONE_RETENTION_SECONDS": 7 * 86_400,
+    "CANCELLED_RETENTION_SECONDS": 7 * 86_400,
+    "DEAD_RETENTION_SECONDS": None,
+    # The scheduler's ledger; the newest row of each schedule is kept whatever its age.
+    "SCHEDULE_RUN_RETENTION_SECONDS": 30 * 86_400,
+    "PRUNE_INTERVAL_SECONDS": 60.0,
 }
 
 

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from django.db import (
     DEFAULT_DB_ALIAS,
@@ -20,7 +21,9 @@ from django.db import (
     connections,
     router,
 )
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
+from django.utils import timezone
 
 from .backoff import exponential
 
@@ -126,12 +129,13 @@ def discard_connection(alias: str = DEFAULT_DB_ALIAS) -> None:
     del connections[alias]
 
 
-def missing_tables(models: list[type[Model]]) -> list[str]:
-    """Return the tables of ``models`` that do not exist in their database (unmigrated).
+def missing_tables(models: list[type[Model]], alias: str | None = None) -> list[str]:
+    """Return the tables of ``models`` that do not exist in their database (unmigrated), or in
+    database ``alias`` when given.
 
     Raises the transient errors when the database cannot be reached: not knowing is not missing.
     """
-    wrapper = connections[router.db_for_write(models[0])]
+    wrapper = connections[alias or router.db_for_write(models[0])]
     with wrapper.cursor() as cursor:
         existing = set(wrapper.introspection.table_names(cursor))
     return [m._meta.db_table for m in models if m._meta.db_table not in existing]
@@ -144,9 +148,30 @@ def backend_pid(alias: str = DEFAULT_DB_ALIAS) -> int | None:
     if wrapper.vendor != "postgresql":
         return None
     try:
-        wrapper.ensure_connection()  # a slot's first job opens it here, not inside the task
+        wrapper.ensure_connection()
         return int(wrapper.connection.info.backend_pid)
-    except Exception:  # unreachable or broken: the task will find out; nothing to cancel later
+    except Exception:  # unreachable or broken: nothing to report
+        return None
+
+
+def thread_connection(alias: str = DEFAULT_DB_ALIAS) -> BaseDatabaseWrapper:
+    """Return this thread's connection wrapper for ``alias`` (not connecting it)."""
+    return connections[alias]
+
+
+def open_backend_pid(wrapper: BaseDatabaseWrapper) -> int | None:
+    """Return the backend pid of ``wrapper``'s open PostgreSQL connection without any I/O; None
+    when it is not open or not PostgreSQL.
+
+    Safe to call from another thread than the wrapper's (it only reads the pid libpq noted at
+    connect time): the worker's main thread asks it of a slot whose job ran past its timeout.
+    """
+    raw = wrapper.connection
+    if raw is None or wrapper.vendor != "postgresql":
+        return None
+    try:
+        return int(raw.info.backend_pid) or None
+    except Exception:  # closed meanwhile
         return None
 
 
@@ -166,3 +191,16 @@ def cancel_backend(pid: int) -> bool:
         )
         row = cursor.fetchone()
     return bool(row and row[0])
+
+
+def database_now(alias: str = DEFAULT_DB_ALIAS) -> datetime:
+    """Return the database server's current time (aware, UTC): ``clock_timestamp()`` on
+    PostgreSQL (``now()`` stands still inside a transaction), the host's clock on SQLite, which
+    runs in this process. One round trip on PostgreSQL."""
+    wrapper = connections[alias]
+    if wrapper.vendor != "postgresql":
+        return timezone.now()
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        (now,) = cursor.fetchone()
+    return now.astimezone(UTC)

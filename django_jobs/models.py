@@ -205,6 +205,23 @@ class ScheduleRun(models.Model):
         return f"{self.schedule} @ {self.fire_at.isoformat()}"
 
 
+class Leader(models.Model):
+    """Who holds the leadership of a role (e.g. ``"pruner"``) and until when.
+
+    One row per role, written only by ``django_jobs.leadership``: a worker holds the role while
+    ``expires_at`` (the database's clock) is in the future and renews it before then; anyone may
+    take it once it has passed. Not job state: losing this table loses nothing but a lease.
+    """
+
+    name = models.CharField(max_length=64, primary_key=True)
+    worker_id = models.CharField(max_length=128)
+    elected_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.worker_id} until {self.expires_at.isoformat()}"
+
+
 class PausedQueue(models.Model):
     """A paused queue: while its row exists, no worker claims the queue's jobs.
 

@@ -74,9 +74,8 @@ DJANGO_JOBS = {
 
 # Schedules for scheduler subprocesses started by the tests (tests/acceptance), as JSON.
 DJANGO_JOBS["SCHEDULES"] = env.json("DJANGO_JOBS_TEST_SCHEDULES", default={})
-# A worker subprocess that must be woken by NOTIFY, not find jobs by polling (test_pause_processes).
-if env("DJANGO_JOBS_TEST_POLL_SECONDS", default=""):
-    DJANGO_JOBS["POLL_INTERVAL_SECONDS"] = env.float("DJANGO_JOBS_TEST_POLL_SECONDS")
+# Any other DJANGO_JOBS keys for subprocesses, as JSON, e.g. '{"DONE_RETENTION_SECONDS": 1}'.
+DJANGO_JOBS.update(env.json("DJANGO_JOBS_TEST_OVERRIDES", default={}))
 if env("DJANGO_JOBS_TEST_QUEUES", default=""):
     DJANGO_JOBS["QUEUES"] = env.list("DJANGO_JOBS_TEST_QUEUES")
 

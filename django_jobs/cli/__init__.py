@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import pause, resume
+from . import doctor, pause, prune, resume
 from .output import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, Output
 
 #: The subcommand modules, in the order ``jobs --help`` lists them.
-SUBCOMMANDS: list[ModuleType] = [pause, resume]
+SUBCOMMANDS: list[ModuleType] = [prune, doctor, pause, resume]
 
 __all__ = ["EXIT_OK", "EXIT_PROBLEM", "EXIT_USAGE", "SUBCOMMANDS", "Output"]

@@ -5,23 +5,25 @@ this package writes ``Job.status``, ``Job.lease_*`` or ``DeadJob`` rows (``tests
 test_architecture.py`` holds the tree to that). The shape follows Oban's engine (fetch, complete,
 error, discard, cancel, prune side by side) and Procrastinate's ``JobManager``.
 
-=============  ========================  ======================================================
-transition     from -> to                guard
-=============  ========================  ======================================================
-insert         (new) -> queued           the idempotency key's partial unique index
-claim          queued -> running         ready, SKIP LOCKED; new lease token, not yet started
-start          running (attempt +1)      lease token, ``started_at IS NULL``
-heartbeat      running (lease renewed)   lease token
-complete       running -> done           lease token
-fail           running -> queued | dead  lease token (rescue: and lease expired)
-release        running -> queued         lease token, ``started_at IS NULL`` (no attempt used)
-rescue         running -> queued | dead  expired lease, SKIP LOCKED; ``release`` or ``fail``
-cancel         queued -> cancelled       ``status = 'queued'``
-run_now        queued (run_at = now)     ``status = 'queued'``
-set_progress   running (progress)        lease token
-replay         dead -> queued (new job)  the dead row's lock, ``replayed_job_id IS NULL``
-prune          done|cancelled -> (gone)  status and ``finished_at``
-=============  ========================  ======================================================
+===================  ========================  ================================================
+transition           from -> to                guard
+===================  ========================  ================================================
+insert               (new) -> queued           the idempotency key's partial unique index
+claim                queued -> running         ready, SKIP LOCKED; new lease token, not yet started
+start                running (attempt +1)      lease token, ``started_at IS NULL``
+heartbeat            running (lease renewed)   lease token
+complete             running -> done           lease token
+fail                 running -> queued | dead  lease token (rescue: and lease expired)
+release              running -> queued         lease token, ``started_at IS NULL`` (no attempt used)
+rescue               running -> queued | dead  expired lease, SKIP LOCKED; ``release`` or ``fail``
+cancel               queued -> cancelled       ``status = 'queued'``
+run_now              queued (run_at = now)     ``status = 'queued'``
+set_progress         running (progress)        lease token
+replay               dead -> queued (new job)  the dead row's lock, ``replayed_job_id IS NULL``
+prune                done|cancelled -> (gone)  status and ``finished_at``
+prune_dead_jobs      dead -> (gone)            ``failed_at``
+prune_schedule_runs  ledger row -> (gone)      ``created_at``, a newer row of its schedule
+===================  ========================  ================================================
 """
 
 # Eager on purpose: each ``from .x import x`` rebinds the package attribute from the submodule
@@ -33,7 +35,7 @@ from .control import cancel, run_now, set_progress
 from .fail import dead_letter, fail
 from .insert import insert_job, insert_jobs
 from .lease import RescueReport, heartbeat, release, rescue
-from .prune import prune
+from .prune import prune, prune_dead_jobs, prune_schedule_runs
 from .replay import replay
 
 __all__ = [
@@ -49,6 +51,8 @@ __all__ = [
     "insert_job",
     "insert_jobs",
     "prune",
+    "prune_dead_jobs",
+    "prune_schedule_runs",
     "release",
     "replay",
     "rescue",

@@ -29,31 +29,56 @@ def claim(
     limit: int,
     lease_seconds: float,
     queues: Sequence[str] | None = None,
+    start_first: int = 0,
 ) -> list[Job]:
-    """Claim up to ``limit`` ready jobs for ``worker_id``; return them marked running, not started.
+    """Claim up to ``limit`` ready jobs for ``worker_id``; return them marked running.
 
     Ready means queued with ``run_at <= now``, in ``queues`` (all if None) and not in a paused
     queue (``PausedQueue``, read by this same statement), taken in priority
     (highest first), then run_at, then id order. Each claimed row gets a lease of
     ``lease_seconds`` and the batch a new ``lease_token`` that every later write about these
-    jobs must present; ``started_at`` is cleared and ``attempts`` left alone until ``start``.
-    One statement, in autocommit or in the caller's transaction.
+    jobs must present. The first ``start_first`` jobs in that order are also started, as ``start()``
+    would do (an attempt charged, ``started_at`` stamped), in the same statement: a worker
+    passes the number of its idle slots. The others have ``started_at`` NULL and ``attempts``
+    unchanged until ``start``; their claim commits without waiting for the WAL flush
+    (``sql.relaxed_commit``), as losing it in a crash only puts them back in the queue.
+    One statement, in autocommit or in the caller's transaction; the returned list has the
+    started jobs first.
     """
+    if start_first < 0 or limit < 1:
+        raise ValueError(
+            f"claim needs limit >= 1 and start_first >= 0, got {limit} and {start_first}"
+        )
+    start_first = min(start_first, limit)
     now = timezone.now()
     alias = sql.alias()
-    statement, select_params, now_at = _claim_sql(alias, limit, tuple(queues) if queues else None)
+    fused = start_first > 0 and sql.postgresql()
+    relaxed = sql.relaxed_commit() if not start_first else "TRUE"
+    statement, select_params, now_at = _claim_sql(
+        alias, limit, tuple(queues) if queues else None, fused, relaxed
+    )
     ready_before = sql.prep("run_at", now)
+    select_params = [ready_before if i in now_at else p for i, p in enumerate(select_params)]
     params = [
         JobStatus.RUNNING,
         worker_id,
         sql.prep("lease_token", uuid.uuid4()),
         sql.prep("lease_expires_at", now + timedelta(seconds=lease_seconds)),
-        *(ready_before if i in now_at else p for i, p in enumerate(select_params)),
     ]
+    if fused:
+        # The candidates' CTE comes first in the statement, then the SET clause.
+        started_at = sql.prep("started_at", now)
+        params = [*select_params, *params, start_first, start_first, started_at]
+    else:
+        params = [*params, *select_params]
     rows = sql.execute_returning(statement, params)
     convert = _row_converter(alias)
     jobs = [convert(row) for row in rows]
     jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
+    if start_first and not fused:
+        # No single-statement form here (SQLite): start the first jobs with a second one.
+        first = start(jobs[:start_first], now=now)
+        jobs = [*first, *jobs[start_first:]]
     return jobs
 
 
@@ -85,7 +110,7 @@ def start(jobs: Sequence[Job], *, now: datetime | None = None) -> list[Job]:
 
 @functools.lru_cache(maxsize=64)
 def _claim_sql(
-    alias: str, limit: int, queues: tuple[str, ...] | None
+    alias: str, limit: int, queues: tuple[str, ...] | None, fused: bool, relaxed: str
 ) -> tuple[str, list[Any], frozenset[int]]:
     """Return the claim statement, its parameters after the SET clause, and where "now" goes."""
     connection = connections[alias]
@@ -110,6 +135,26 @@ def _claim_sql(
     params = list(select_params)
     sentinel = Job._meta.get_field("run_at").get_db_prep_value(_NOW, connection)
     now_at = frozenset(i for i, p in enumerate(params) if p == sentinel)
+    table = connection.ops.quote_name(str(Job._meta.db_table))
+    columns = ", ".join(
+        f"{table}.{connection.ops.quote_name(str(f.column))}" for f in Job._meta.concrete_fields
+    )
+    claim_set = (
+        f"UPDATE {table} SET status = %s, worker_id = %s, lease_token = %s, lease_expires_at = %s"
+    )
+    if fused:
+        # ARRAY(subquery) is evaluated exactly once; WITH ORDINALITY numbers the candidates in
+        # claim order, so the first ``start_first`` of them are started by the same UPDATE.
+        # The MATERIALIZED CTE keeps the subquery from being inlined and re-run, and the rows
+        # are then fetched by primary key.
+        statement = (
+            f"WITH candidate AS MATERIALIZED (SELECT id, n FROM unnest(ARRAY({select_sql})) "
+            "WITH ORDINALITY AS c(id, n)) "
+            f"{claim_set}, attempts = attempts + (candidate.n <= %s)::int, "
+            "started_at = CASE WHEN candidate.n <= %s THEN %s::timestamptz END "
+            f"FROM candidate WHERE {table}.id = candidate.id RETURNING {columns}"
+        )
+        return statement, params, now_at
     # ARRAY(subquery) is evaluated exactly once (an InitPlan), then rows are fetched by primary
     # key whatever the table statistics say. A plain IN (subquery) may be re-run by the planner,
     # skipping locked rows each time and claiming more than ``limit``, or be driven through the
@@ -119,16 +164,11 @@ def _claim_sql(
     # re-checked each row's latest version and holds its lock to the end of the statement, and
     # a guard would steer the planner back to the ready index.
     if connection.vendor == "postgresql":
-        where = f"id = ANY(ARRAY({select_sql}))"
+        where = f"id = ANY(ARRAY({select_sql})) AND {relaxed}"
     else:
         where = f"id IN ({select_sql}) AND status = %s"
         params.append(JobStatus.QUEUED)
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in Job._meta.concrete_fields)
-    statement = (
-        f"UPDATE {connection.ops.quote_name(str(Job._meta.db_table))} SET status = %s, "
-        "worker_id = %s, lease_token = %s, lease_expires_at = %s, started_at = NULL "
-        f"WHERE {where} RETURNING {columns}"
-    )
+    statement = f"{claim_set}, started_at = NULL WHERE {where} RETURNING {columns}"
     return statement, params, now_at
 
 

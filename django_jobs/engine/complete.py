@@ -82,19 +82,23 @@ def _complete_batch(done: Sequence[Completion]) -> dict[int, Recorded | Database
     now = timezone.now()
     if not sql.postgresql():
         return {item.job.id: complete(item.job, item.result) for item in done}
+    ids = [item.job.id for item in done]
     rows = sql.execute_returning(
         f"UPDATE {sql.table()} AS job SET status = %s, result = done.result, finished_at = %s, "
         "lease_token = NULL, lease_expires_at = NULL, progress_percent = 100 "
         "FROM unnest(%s::bigint[], %s::uuid[], %s::jsonb[]) AS done(id, token, result) "
-        "WHERE job.id = done.id AND job.lease_token = done.token AND job.status = %s "
-        "RETURNING job.id",
+        # The id list again, as = ANY: it steers the planner to primary-key lookups whatever
+        # its estimate of running rows (a stale one chose a scan of every running job).
+        "WHERE job.id = ANY(%s::bigint[]) AND job.id = done.id AND job.lease_token = done.token "
+        f"AND job.status = %s AND {sql.relaxed_commit()} RETURNING job.id",
         [
             JobStatus.DONE,
             now,
-            [item.job.id for item in done],
+            ids,
             [item.job.lease_token for item in done],
             # SQL NULL for None, as the ORM stores a JSONField's None.
             [item.result_json for item in done],
+            ids,
             JobStatus.RUNNING,
         ],
     )

@@ -13,10 +13,10 @@ def require_migrated() -> None:
     An unreachable database is not an error here: the command starts and waits for it, as it
     does for any outage.
     """
-    from ..models import DeadJob, Job, ScheduleRun
+    from ..models import DeadJob, Job, Leader, ScheduleRun
 
     try:
-        missing = db.missing_tables([Job, DeadJob, ScheduleRun])
+        missing = db.missing_tables([Job, DeadJob, ScheduleRun, Leader])
     except db.TRANSIENT_ERRORS:
         return
     finally:

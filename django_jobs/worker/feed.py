@@ -1,8 +1,10 @@
 """``Feed``: the worker's small buffer of claimed jobs, and the hand-over to idle slots.
 
 Claims come in batches (``concurrency + prefetch`` at most held at once), but a buffered job has
-not started: its attempt is charged (``engine.start``) only as it is handed to a slot, in one
-statement for every slot that is free at that moment.
+not started: its attempt is charged only as it is handed to a slot. Jobs claimed while slots are
+idle are started by the claim itself (one statement claims the batch and starts as many as there
+are idle slots); buffered jobs are started by ``engine.start``, in one statement for every slot
+that is free at that moment.
 """
 
 from __future__ import annotations
@@ -43,42 +45,51 @@ class Feed:
     def __len__(self) -> int:
         return len(self._buffer)
 
-    def claim(self, *, room: int, idle: int) -> int:
-        """Claim up to ``room`` jobs unless the buffer can feed ``idle`` slots; return how many."""
-        if room <= 0 or (self._buffer and len(self._buffer) >= idle):
-            return 0
+    def feed(self, *, room: int, idle: list[Slot]) -> int:
+        """Hand jobs to the ``idle`` slots, buffered ones first, and claim up to ``room`` more
+        once the buffer is empty; return how many jobs were handed over or claimed.
+
+        Database errors propagate; buffered jobs are kept for the next try.
+        """
+        handed = self._start_buffered(idle) if self._buffer and idle else 0
+        idle = idle[handed:]
+        if room <= 0 or self._buffer:
+            return handed
         claimed = engine.claim(
             worker_id=self.worker_id,
             limit=room,
             lease_seconds=self.lease_seconds,
             queues=self.queues,
+            start_first=len(idle),
         )
         self.observers.claimed(len(claimed))
         self.held.add(claimed)
-        self._buffer.extend(claimed)
-        return len(claimed)
+        started = [job for job in claimed if job.started_at is not None]
+        self._buffer.extend(claimed[len(started) :])
+        self._hand(idle, started)
+        return handed + len(claimed)
 
-    def start(self, idle: list[Slot]) -> int:
-        """Charge an attempt to a buffered job for each idle slot and hand it over; return how
-        many left the buffer. Database errors propagate, the jobs kept for the next try."""
+    def _start_buffered(self, idle: list[Slot]) -> int:
         count = min(len(idle), len(self._buffer))
-        if not count:
-            return 0
         jobs = [self._buffer.popleft() for _ in range(count)]
         try:
             started = engine.start(jobs)
         except BaseException:
             self._buffer.extendleft(reversed(jobs))
             raise
-        lost = [job for job in jobs if job not in started]
+        begun = {id(job) for job in started}
+        lost = [job for job in jobs if id(job) not in begun]
         if lost:
             self.held.drop(lost)
             logger.warning("Worker %s: jobs %s were rescued before they started",
                            self.worker_id, [job.id for job in lost])  # fmt: skip
+        self._hand(idle, started)
+        return count
+
+    def _hand(self, idle: list[Slot], started: list[Job]) -> None:
         for slot, job in zip(idle, started, strict=False):
             slot.hand(job)
         self.started_count += len(started)
-        return count
 
     def take_all(self) -> list[Job]:
         """Empty the buffer and return what it held (at shutdown, to release)."""

@@ -52,10 +52,11 @@ class Recorder:
 
     def started(self, job: Job) -> None:
         """Log and signal that ``job`` is about to run (its attempt is charged already)."""
-        logger.info(
-            "Job %s %s started (attempt %d/%d)",
-            job.id, job.task_path, job.attempts, job.max_attempts, extra=_extra(job),
-        )  # fmt: skip
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "Job %s %s started (attempt %d/%d)",
+                job.id, job.task_path, job.attempts, job.max_attempts, extra=_extra(job),
+            )  # fmt: skip
         self.observers.started(job)
         send_from_worker(job_started, sender=Job, job=job, worker_id=job.worker_id)
 
@@ -138,11 +139,12 @@ class Recorder:
             self.report_lost(job)
         else:
             self.observers.finished(job, "done", outcome.duration_seconds)
-            logger.info(
-                "Job %s %s done in %.3fs (attempt %d)",
-                job.id, job.task_path, outcome.duration_seconds, job.attempts,
-                extra=_extra(job, duration=outcome.duration_seconds),
-            )  # fmt: skip
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "Job %s %s done in %.3fs (attempt %d)",
+                    job.id, job.task_path, outcome.duration_seconds, job.attempts,
+                    extra=_extra(job, duration=outcome.duration_seconds),
+                )  # fmt: skip
             send_from_worker(
                 job_succeeded,
                 sender=Job,

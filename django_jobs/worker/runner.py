@@ -28,10 +28,12 @@ from .feed import Feed
 from .heartbeat import Heartbeat
 from .memory import rss_bytes
 from .observers import Observer, Observers
+from .pruner import Pruner
 from .record import Recorder
 from .shared import Health, Held
 from .shutdown import EXIT_OK
 from .slots import Pool, Slot
+from .tally import Tally, summary
 from .timeouts import Timeouts
 
 logger = logging.getLogger(__name__)
@@ -48,8 +50,8 @@ class Worker:
     """Claim and run jobs until stopped, drained (``burst``) or ``max_jobs`` were started.
 
     ``queues``: names to take jobs from, ``None`` for all. ``concurrency``: jobs run at once, each
-    in its own thread. ``prefetch``: jobs claimed ahead of free slots (default: ``concurrency``),
-    so that claims come in batches; they use no attempt until they start. ``max_memory_mb``:
+    in its own thread. ``prefetch``: jobs claimed ahead of free slots (default 0), held in memory
+    until a slot is free; they use no attempt until they start. ``max_memory_mb``:
     recycle (stop claiming, drain, exit ``EXIT_RECYCLE``) once resident memory passes it.
     Durations are in seconds and default to the ``DJANGO_JOBS`` settings. ``run()`` blocks and
     returns the exit code; ``request_stop()`` (from a signal handler or another thread) makes it
@@ -85,7 +87,7 @@ class Worker:
         self.burst = burst
         self.max_jobs = max_jobs
         self.max_memory_mb = max_memory_mb
-        self.prefetch = concurrency if prefetch is None else prefetch
+        self.prefetch = 0 if prefetch is None else prefetch
         self.worker_id = worker_id or default_worker_id()
         self.poll_interval_seconds = float(
             jobs_settings.POLL_INTERVAL_SECONDS
@@ -102,7 +104,8 @@ class Worker:
         self._wake = threading.Event()
         self._give_up_at = math.inf  # outcome writes stop trying through outages after this
         self.held = Held()
-        self.observers = Observers(observers)
+        self.tally = Tally()
+        self.observers = Observers([self.tally, *observers])
         self.feed = Feed(
             self.held,
             worker_id=self.worker_id,
@@ -113,7 +116,7 @@ class Worker:
         self.health = Health()
         self.recorder = Recorder(self.held, self.health, self._giving_up, self.observers)
         self.completer = Completer(self.recorder.written, give_up=self._giving_up)
-        self.pool = Pool(concurrency, self._run_job, self.health)
+        self.pool = Pool(concurrency, self._run_job, self.health, on_idle=self._wake.set)
         self.timeouts = Timeouts(self.pool, self.recorder)
         self.heartbeat = Heartbeat(
             self.held,
@@ -122,6 +125,11 @@ class Worker:
             interval_seconds=float(jobs_settings.HEARTBEAT_SECONDS),
             lease_seconds=self.lease_seconds,
             on_rescued=self._rescued,
+        )
+        self.pruner = Pruner(
+            worker_id=self.worker_id,
+            lease_seconds=self.lease_seconds,
+            renew_seconds=float(jobs_settings.HEARTBEAT_SECONDS),
         )
         self.listener = (
             listen.Listener(self._wake.set, queues=self.queues) if listen.supported() else None
@@ -168,6 +176,7 @@ class Worker:
         self.completer.start()
         self.pool.start()
         self.heartbeat.start()
+        self.pruner.start()
         if self.listener is not None:
             self.listener.start()
         try:
@@ -180,6 +189,8 @@ class Worker:
     def _loop(self) -> None:
         failures = 0
         while not self._stop.is_set():
+            if self.tally.due():
+                self._log_summary()
             self.timeouts.enforce()
             self._reap_dead_slots()
             if self._should_recycle() or self._ran_all():
@@ -205,13 +216,16 @@ class Worker:
             self._wake.clear()
 
     def _feed_slots(self) -> int:
-        """Claim and start what the free slots and the prefetch room allow; return the count."""
-        room = self.concurrency + self.prefetch - len(self.held)
+        """Claim and start what the free slots and the prefetch room allow; return the count.
+
+        Room is counted in idle slots, not in leases held: a job whose outcome is still being
+        written (the completer batches successes) no longer needs its slot.
+        """
+        idle = self.pool.idle()
+        room = len(idle) + self.prefetch - len(self.feed)
         if self.max_jobs is not None:
             room = min(room, self.max_jobs - self.feed.started_count - len(self.feed))
-        idle = self.pool.idle()
-        claimed = self.feed.claim(room=room, idle=len(idle))
-        return claimed + self.feed.start(idle)
+        return self.feed.feed(room=room, idle=idle)
 
     def _run_job(self, slot: Slot, job: Job) -> None:
         # Runs in the slot's thread.
@@ -223,7 +237,11 @@ class Worker:
             self.recorder.fail(job, outcome.error, outcome.duration_seconds)
         else:
             self.completer.submit(job, outcome)
-        self._wake.set()
+
+    def _log_summary(self) -> None:
+        counts, seconds = self.tally.take()
+        if counts:
+            logger.info("Worker %s: %s", self.worker_id, summary(counts, seconds))
 
     def _reap_dead_slots(self) -> None:
         for job, error in self.pool.reap():
@@ -270,5 +288,7 @@ class Worker:
         self._give_up_at = time.monotonic() + 10.0
         self.abandoned = shutdown.fail_unfinished(self.pool, self.recorder, self.grace_seconds)
         self.completer.stop(timeout_seconds=15.0)
+        self.pruner.stop(timeout_seconds=5.0)
         self.heartbeat.stop()
+        self._log_summary()
         return shutdown.report(self.worker_id, self.abandoned, self.grace_seconds)

@@ -1,11 +1,12 @@
 """``Slot`` and ``Pool``: the threads that run jobs, one job at a time each.
 
-Each slot thread keeps its own database connection for the worker's life (a reconnect per job
-would cost more than most jobs). The main thread hands a started job to an idle slot; the slot
-runs it, records its outcome and becomes idle again. A slot whose job ran past its timeout is
-abandoned (Python cannot kill a thread): it ends once its task returns, its late outcome
-discarded, and a fresh slot takes its place. A slot thread that dies of a bug in django-jobs is
-noticed by ``Pool.reap`` and replaced; its job is failed, never left running.
+A slot thread opens a database connection only when its job uses the database (or its failure is
+recorded), then keeps it for the worker's life (a reconnect per job would cost more than most
+jobs): slots whose tasks never touch the database cost no connection. The main thread hands a
+started job to an idle slot; the slot runs it, records its outcome and becomes idle again. A slot
+whose job ran past its timeout is abandoned (Python cannot kill a thread): it ends once its task
+returns, its late outcome discarded, and a fresh slot takes its place. A slot thread that dies of a
+bug in django-jobs is noticed by ``Pool.reap`` and replaced; its job is failed, never left running.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from .. import db
 from ..models import Job
@@ -37,20 +40,28 @@ class Slot:
     slot (``claim_outcome``) or by whoever abandoned it (``abandon``), never both.
     """
 
-    def __init__(self, index: int, run_job: RunJob, health: Health) -> None:
+    def __init__(
+        self, index: int, run_job: RunJob, health: Health, on_idle: Callable[[], None]
+    ) -> None:
         self.index = index
         self.job: Job | None = None
         self.deadline: float | None = None
-        self.backend_pid: int | None = None
+        self._db: BaseDatabaseWrapper | None = None  # this thread's connection wrapper
         self.abandoned = False
         self.crash: BaseException | None = None
         self._run_job = run_job
         self._health = health
+        self._on_idle = on_idle
         self._lock = threading.Lock()
         self._inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self.thread = threading.Thread(
             target=self._run, name=f"django-jobs-slot-{index}", daemon=True
         )
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The PostgreSQL backend pid of the slot's connection if it is open, else None."""
+        return None if self._db is None else db.open_backend_pid(self._db)
 
     @property
     def idle(self) -> bool:
@@ -96,6 +107,7 @@ class Slot:
 
     def _run(self) -> None:
         seen, idle_since = self._health.trouble, time.monotonic()
+        self._db = db.thread_connection()
         try:
             while (job := self._inbox.get()) is not None:
                 if (
@@ -104,11 +116,11 @@ class Slot:
                 ):
                     seen = self._health.trouble
                     db.drop_unusable_connection()
-                self.backend_pid = db.backend_pid()
                 self._run_job(self, job)
                 if self.abandoned:
                     return  # a replacement slot already took this thread's place
                 self._done()
+                self._on_idle()  # after _done: the main thread must see this slot idle
                 idle_since = time.monotonic()
         except BaseException as exc:
             self.crash = exc
@@ -120,14 +132,17 @@ class Slot:
 class Pool:
     """The worker's slots: ``size`` of them running at once, replaced when abandoned or dead.
 
-    ``on_wake`` is called whenever a slot becomes idle, so the main loop hands it more work.
-    Only the main thread calls the methods below.
+    ``on_idle`` is called (in the slot's thread) whenever a slot becomes idle, so the main loop
+    hands it more work. Only the main thread calls the methods below.
     """
 
-    def __init__(self, size: int, run_job: RunJob, health: Health) -> None:
+    def __init__(
+        self, size: int, run_job: RunJob, health: Health, *, on_idle: Callable[[], None]
+    ) -> None:
         self.size = size
         self._run_job = run_job
         self._health = health
+        self._on_idle = on_idle
         self._count = 0
         self.slots: list[Slot] = []
 
@@ -136,7 +151,7 @@ class Pool:
             self._add()
 
     def _add(self) -> Slot:
-        slot = Slot(self._count, self._run_job, self._health)
+        slot = Slot(self._count, self._run_job, self._health, self._on_idle)
         self._count += 1
         self.slots.append(slot)
         slot.thread.start()

@@ -275,7 +275,7 @@ def test_sigterm_while_jobs_run_drains_within_the_grace_period(start_worker, tmp
     for i in range(4):
         hostile_tasks.record_then_wait.enqueue(f"drain-{i}", str(release))
     waiting = enqueue_records("w", 20)
-    worker = start_worker("--concurrency", "4")
+    worker = start_worker("--concurrency", "4", "--prefetch", "4")
     worker.wait_until_started()
     wait_for(
         lambda: Execution.objects.filter(key__startswith="drain").count() == 4,

@@ -25,7 +25,8 @@ WORKERS, CONCURRENCY, PREFETCH = 3, 2, 2
 #: The most jobs of a queue that may start once its pause has committed: what the workers held
 #: then (claimed before, or by a claim under way at that instant), running or prefetched.
 HELD_AT_MOST = WORKERS * (CONCURRENCY + PREFETCH)
-POLL_SECONDS = "600"
+#: Workers poll every 10 minutes: only a NOTIFY wakes them within the test's deadlines.
+OVERRIDES = json.dumps({"POLL_INTERVAL_SECONDS": 600})
 
 
 class Feeder:
@@ -65,7 +66,7 @@ def done(ids: list[int]) -> int:
 def test_a_paused_queue_is_claimed_by_no_worker_until_resumed(start_worker):
     workers = [
         start_worker("--concurrency", str(CONCURRENCY), "--prefetch", str(PREFETCH),
-                     "--worker-id", f"w{n}", DJANGO_JOBS_TEST_POLL_SECONDS=POLL_SECONDS)
+                     "--worker-id", f"w{n}", DJANGO_JOBS_TEST_OVERRIDES=OVERRIDES)
         for n in range(WORKERS)
     ]  # fmt: skip
     for proc in workers:

@@ -15,8 +15,10 @@ import pytest
 
 from . import test_howto_deploying as deploying
 from . import test_howto_django_tasks as django_tasks
+from . import test_howto_doctor as doctor
 from . import test_howto_pause as pause
 from . import test_howto_recurring as recurring
+from . import test_howto_retention as retention
 from .pages import DOCS, page_blocks
 from .test_quickstart import NOT_WALKED
 from .walkthrough import COMMANDS
@@ -30,6 +32,8 @@ UNCOVERED = {
     "howto/recurring-jobs.md": 0,
     "howto/status-and-progress.md": 0,
     "howto/operating/index.md": 0,
+    "howto/operating/doctor.md": 0,
+    "howto/operating/retention.md": 0,
     "howto/operating/pause.md": 0,
 }
 QUICKSTART_OUTPUTS = ("json", "text")
@@ -39,7 +43,9 @@ QUICKSTART_OUTPUTS = ("json", "text")
 RUN_BY_TESTS = {
     "howto/deploying-workers.md": deploying.COMMANDS,
     "howto/django-tasks.md": set(django_tasks.COMMANDS),
+    "howto/operating/doctor.md": doctor.COMMANDS,
     "howto/recurring-jobs.md": {*recurring.COMMANDS, recurring.CHECK},
+    "howto/operating/retention.md": retention.COMMANDS,
     "howto/operating/pause.md": pause.COMMANDS,
 }
 

@@ -6,7 +6,8 @@ child is waiting, then unlocks, and all children run their step at the same inst
 one JSON line: ``{"outcome": "ok", "value": ...}``, ``{"outcome": "error", "error": class path,
 "message": ...}`` or, when the step cannot even be imported, ``{"outcome": "import-error", ...}``.
 
-STEP is ``replay`` (ids of dead jobs), ``cancel`` or ``run_now`` (ids of jobs) or ``rescue``.
+STEP is ``replay`` (ids of dead jobs), ``cancel`` or ``run_now`` (ids of jobs), ``rescue`` or
+``lead`` (take the pruner role as ``racer-<pid>``: the value is whether it was taken).
 API is ``engine`` (``from django_jobs import engine``) or ``today`` (the functions before it:
 ``django_jobs.deadletter.replay``, ``django_jobs.control.cancel``/``run_now``,
 ``django_jobs.worker.lease.rescue``).
@@ -42,8 +43,18 @@ def _step(name: str, api: str) -> Callable[[list[int]], Any]:
         "cancel": lambda ids: cancel(ids),
         "run_now": lambda ids: run_now(ids),
         "rescue": lambda ids: _describe_rescue(rescue()),
+        "lead": lambda ids: _lead(),
     }
     return steps[name]
+
+
+def _lead() -> bool:
+    import os
+
+    from django_jobs import leadership
+
+    term = leadership.acquire(leadership.PRUNER, f"racer-{os.getpid()}", lease_seconds=30)
+    return term is not None
 
 
 def _ids(jobs: Any) -> Any:

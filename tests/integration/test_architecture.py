@@ -94,7 +94,7 @@ def test_every_write_to_the_job_tables_comes_from_the_engine(writers, settings):
     engine.cancel([cancelled.id])
     engine.run_now([later.id])
     Worker(burst=True, concurrency=3).run()
-    # rescue (started and unstarted), release, replay, prune
+    # rescue (started and unstarted), release, replay, prune (jobs, dead jobs, the ledger)
     tasks.add.enqueue(5, 5)
     tasks.add.enqueue(6, 6)
     claimed = engine.claim(worker_id="w", limit=2, lease_seconds=30)
@@ -107,6 +107,8 @@ def test_every_write_to_the_job_tables_comes_from_the_engine(writers, settings):
     engine.replay(DeadJob.objects.all())
     assert Job.objects.filter(status=JobStatus.DONE).exists()
     engine.prune(finished_before=timezone.now() + dt.timedelta(seconds=1))
+    engine.prune_dead_jobs(failed_before=timezone.now() + dt.timedelta(seconds=1))
+    engine.prune_schedule_runs(created_before=timezone.now() + dt.timedelta(seconds=1))
 
     outside = {module: sql for module, sql in writers.modules.items()
                if not module.startswith("django_jobs/engine/")}  # fmt: skip

@@ -59,7 +59,8 @@ def refuse_updates_of() -> Iterator[Callable[[int], None]]:
 
 
 @pytest.mark.postgres
-def test_the_real_claim_statement_is_an_index_scan_over_ready_rows_only():
+@pytest.mark.parametrize("fused", [False, True], ids=["claim", "claim-and-start"])
+def test_the_real_claim_statement_is_an_index_scan_over_ready_rows_only(fused):
     now = timezone.now()
     done = [
         Job(task_path="tests.tasks.add", status=JobStatus.DONE, run_at=now, finished_at=now)
@@ -68,9 +69,13 @@ def test_the_real_claim_statement_is_an_index_scan_over_ready_rows_only():
     Job.objects.bulk_create(done, batch_size=5_000)
     for i in range(20):
         tasks.add.enqueue(i, i)
-    statement, select_params, now_at = _claim_sql("default", 10, None)
-    params = ["running", "w", None, now, *(now if i in now_at else p for i, p in
-                                           enumerate(select_params))]  # fmt: skip
+    statement, select_params, now_at = _claim_sql("default", 10, None, fused, "TRUE")
+    select_params = [now if i in now_at else p for i, p in enumerate(select_params)]
+    claim_params = ["running", "w", None, now]
+    if fused:
+        params = [*select_params, *claim_params, 5, 5, now]
+    else:
+        params = [*claim_params, *select_params]
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE django_jobs_job")
         cursor.execute(f"EXPLAIN {statement}", params)
@@ -78,6 +83,22 @@ def test_the_real_claim_statement_is_an_index_scan_over_ready_rows_only():
     assert "django_jobs_job_ready_idx" in plan, plan
     # The paused-queue table (a few rows at most) is read whole; the job table never is.
     assert "Seq Scan on django_jobs_job " not in plan, plan
+
+
+def test_a_claim_starts_its_first_jobs_in_claim_order_and_only_those():
+    for priority in (0, 5, 1, 3):
+        tasks.add.using(priority=priority).enqueue(1, 1)
+    jobs = engine.claim(worker_id="w", limit=4, lease_seconds=30, start_first=2)
+    assert [job.priority for job in jobs] == [5, 3, 1, 0]
+    stored = {job.id: job for job in Job.objects.all()}
+    for job, started in zip(jobs, [True, True, False, False], strict=True):
+        assert (job.started_at is not None) is started
+        assert job.attempts == stored[job.id].attempts == (1 if started else 0)
+        assert (stored[job.id].started_at is not None) is started
+        assert stored[job.id].status == JobStatus.RUNNING
+    # The unstarted ones start later, once.
+    assert engine.start(jobs) == jobs[2:]
+    assert engine.start(jobs) == []
 
 
 @pytest.mark.postgres
@@ -90,7 +111,9 @@ def test_two_connections_claiming_at_once_never_take_the_same_row():
     def drain(name: str) -> None:
         try:
             barrier.wait(10)
-            while batch := engine.claim(worker_id=name, limit=7, lease_seconds=30):
+            while batch := engine.claim(
+                worker_id=name, limit=7, lease_seconds=30, start_first=3 if name == "a" else 0
+            ):
                 taken[name] += [job.id for job in batch]
         finally:
             connection.close()

@@ -235,7 +235,8 @@ def test_an_idle_worker_takes_a_resumed_queue_without_polling():
 
 
 @pytest.mark.postgres
-def test_the_claim_stays_an_index_scan_of_ready_rows_with_paused_queues():
+@pytest.mark.parametrize("fused", [False, True], ids=["claim", "claim-and-start"])
+def test_the_claim_stays_an_index_scan_of_ready_rows_with_paused_queues(fused):
     now = timezone.now()
     done = [
         Job(task_path="tests.tasks.add", status=JobStatus.DONE, run_at=now, finished_at=now)
@@ -246,10 +247,14 @@ def test_the_claim_stays_an_index_scan_of_ready_rows_with_paused_queues():
         tasks.add.using(queue=("mail", "default")[i % 2]).enqueue(i, i)
     django_jobs.pause_queue("mail")
     django_jobs.pause_queue("reports")
-    statement, select_params, now_at = _claim_sql("default", 10, None)
+    statement, select_params, now_at = _claim_sql("default", 10, None, fused, "TRUE")
     assert "django_jobs_pausedqueue" in statement
-    params = ["running", "w", None, now, *(now if i in now_at else p for i, p in
-                                           enumerate(select_params))]  # fmt: skip
+    select_params = [now if i in now_at else p for i, p in enumerate(select_params)]
+    claim_params = ["running", "w", None, now]
+    if fused:
+        params = [*select_params, *claim_params, 5, 5, now]
+    else:
+        params = [*claim_params, *select_params]
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE django_jobs_job")
         cursor.execute("ANALYZE django_jobs_pausedqueue")

@@ -54,6 +54,15 @@ def test_defaults_pass():
         ({"MAX_RESULT_BYTES": 2**40}, "django_jobs.E012"),
         ({"MAX_RESULT_BYTES": 1.5}, "django_jobs.E012"),
         ({"LEASE_SECOND": 20}, "django_jobs.W001"),
+        ({"DONE_RETENTION_SECONDS": 0}, "django_jobs.E030"),
+        ({"DONE_RETENTION_SECONDS": "7d"}, "django_jobs.E030"),
+        ({"CANCELLED_RETENTION_SECONDS": -1}, "django_jobs.E031"),
+        ({"CANCELLED_RETENTION_SECONDS": INF}, "django_jobs.E031"),
+        ({"DEAD_RETENTION_SECONDS": 0}, "django_jobs.E032"),
+        ({"DEAD_RETENTION_SECONDS": NAN}, "django_jobs.E032"),
+        ({"SCHEDULE_RUN_RETENTION_SECONDS": 10**12}, "django_jobs.E033"),
+        ({"PRUNE_INTERVAL_SECONDS": None}, "django_jobs.E034"),
+        ({"PRUNE_INTERVAL_SECONDS": 0}, "django_jobs.E034"),
     ],
 )
 def test_bad_setting_is_reported(settings, expected):
@@ -66,6 +75,20 @@ def test_a_setting_and_an_option_with_the_same_bad_value_get_the_same_message():
     with pytest.raises(ValueError) as info:
         tasks.add.using(max_attempts=0)
     assert error.msg == f"DJANGO_JOBS['MAX_ATTEMPTS']: {info.value}"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DONE_RETENTION_SECONDS",
+        "CANCELLED_RETENTION_SECONDS",
+        "DEAD_RETENTION_SECONDS",
+        "SCHEDULE_RUN_RETENTION_SECONDS",
+    ],
+)
+@pytest.mark.parametrize("value", [None, 1, 0.5, 365 * 86_400])
+def test_a_retention_may_be_none_or_any_positive_number_of_seconds(name, value):
+    assert ids(**{name: value}) == []
 
 
 @pytest.mark.parametrize("path", ["nowhere.at_all", "django_jobs.conf.DEFAULTS", 42])

@@ -68,8 +68,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--prefetch",
             type=non_negative_int,
-            help="Jobs claimed ahead of free threads, so claims come in batches "
-            "(default: the concurrency; 0 for long jobs shared fairly among workers).",
+            help="Jobs claimed ahead of free threads and held in memory until one is free "
+            "(default 0: a claim takes as many jobs as there are free threads, and starts them).",
         )
         parser.add_argument(
             "--max-memory",

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('django_jobs', '0003_notify_trigger'),
+        ('django_jobs', '0004_leader'),
     ]
 
     operations = [
