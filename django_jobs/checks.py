@@ -55,6 +55,7 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
     errors.extend(_check_durations())
     errors.extend(_check_status_permission())
     errors.extend(_check_retention())
+    errors.extend(_check_metrics())
     return errors
 
 
@@ -103,6 +104,12 @@ def _check_values() -> list[Any]:
     )
     for name in ("MAX_ARGUMENTS_BYTES", "MAX_RESULT_BYTES"):
         errors += _problem("E012", name, functools.partial(validation.check_max_bytes, name=name))
+    if not isinstance(jobs_settings.ASYNC_COMMIT, bool):
+        errors.append(
+            _error("E013", f"DJANGO_JOBS['ASYNC_COMMIT'] must be True or False, got "
+                   f"{jobs_settings.ASYNC_COMMIT!r:.80}.",
+                   "True (the default) or False; see docs/reference/settings.md.")
+        )  # fmt: skip
     return errors
 
 
@@ -193,6 +200,39 @@ def _check_retention() -> list[Any]:
         ),
         "60 (the default) prunes once a minute.",
     )
+    return errors
+
+
+#: The shortest METRICS_TOKEN accepted: 16 characters of secrets.token_urlsafe are 96 bits.
+METRICS_TOKEN_MIN_LENGTH = 16
+
+
+def _check_metrics() -> list[Any]:
+    errors: list[Any] = []
+    path = jobs_settings.METRICS_PERMISSION
+    try:
+        hook = import_string(path) if isinstance(path, str) else None
+    except ImportError as exc:
+        hook, reason = None, f"does not import ({exc})"
+    else:
+        reason = "is not a dotted path to a callable"
+    if not callable(hook):
+        errors.append(
+            _error("E040", f"DJANGO_JOBS['METRICS_PERMISSION'] {path!r} {reason}.",
+                   "Point it at a function f(request) -> bool, e.g. "
+                   "'django_jobs.permissions.can_scrape_metrics'.")
+        )  # fmt: skip
+    token = jobs_settings.METRICS_TOKEN
+    if token is not None and (
+        not isinstance(token, str) or len(token.strip()) < METRICS_TOKEN_MIN_LENGTH
+        or token != token.strip()
+    ):  # fmt: skip
+        errors.append(
+            _error("E041", f"DJANGO_JOBS['METRICS_TOKEN'] must be None or a string of at least "
+                   f"{METRICS_TOKEN_MIN_LENGTH} characters without surrounding spaces; got a "
+                   f"{type(token).__name__} that is not.",
+                   'Generate one: python -c "import secrets; print(secrets.token_urlsafe(32))"')
+        )  # fmt: skip
     return errors
 
 

@@ -41,6 +41,11 @@ DEFAULTS: dict[str, Any] = {
     # Who may read a job's status through django_jobs.urls: a dotted path to f(request, job_id);
     # the default asks for the django_jobs.view_job permission, as the admin's job pages do.
     "STATUS_PERMISSION": "django_jobs.permissions.can_view_job",
+    # Who may scrape the queue metrics of django_jobs.urls: a dotted path to f(request); the
+    # default takes METRICS_TOKEN as a bearer token, or a user holding django_jobs.view_job.
+    "METRICS_PERMISSION": "django_jobs.permissions.can_scrape_metrics",
+    # The bearer token a scraper presents (Authorization: Bearer <token>); None: no token works.
+    "METRICS_TOKEN": None,
     # Recurring jobs: name -> {"task": ..., "cron": ..., ...}; see docs/reference/settings.md.
     "SCHEDULES": {},
     # Modules whose plain (undecorated) module-level functions may run as tasks: "app.jobs"

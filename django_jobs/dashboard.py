@@ -3,8 +3,9 @@
 The job table grows with every finished job, so no query here counts it whole. Each number comes
 from an index on a hot state, or from a bounded range:
 
-- queued, waiting on a retry, oldest ready: one pass over queued rows (the partial ready index);
-  bounded by the backlog, not by history.
+- queued (and of those: ready now, waiting out a retry's backoff, scheduled for later), waiting on
+  a retry, oldest ready: one pass over queued rows (the partial ready index); bounded by the
+  backlog, not by history.
 - running: the partial lease index.
 - done and failed in the last hour: a range of the ``finished_at`` index, and per queue a range of
   the dead jobs' ``(queue, failed_at)`` index; bounded by an hour's throughput.
@@ -33,11 +34,19 @@ RECENT = timedelta(hours=1)
 
 @dataclasses.dataclass(slots=True)
 class QueueStats:
-    """One queue's row on the dashboard. Counts are jobs; ``oldest_ready_at`` may be None."""
+    """One queue's row on the dashboard. Counts are jobs; ``oldest_ready_at`` may be None.
+
+    ``queued`` is ``ready`` (``run_at`` has come) + ``retry_waiting`` (``run_at`` to come, an
+    attempt made) + ``scheduled`` (``run_at`` to come, no attempt yet); ``retrying`` counts the
+    queued jobs with an attempt made, ready or not.
+    """
 
     queue: str
     queued: int = 0
     retrying: int = 0
+    ready: int = 0
+    retry_waiting: int = 0
+    scheduled: int = 0
     running: int = 0
     dead: int = 0
     dead_capped: bool = False
@@ -74,8 +83,9 @@ class Dashboard:
         """A row summing every queue; the oldest ready time is the oldest of all."""
         total = QueueStats(queue="all")
         for row in self.queues:
-            for field in ("queued", "retrying", "running", "dead", "done_last_hour",
-                          "failed_last_hour", "cancelled_last_hour"):  # fmt: skip
+            for field in ("queued", "retrying", "ready", "retry_waiting", "scheduled", "running",
+                          "dead", "done_last_hour", "failed_last_hour",
+                          "cancelled_last_hour"):  # fmt: skip
                 setattr(total, field, getattr(total, field) + getattr(row, field))
             total.dead_capped |= row.dead_capped
             if row.oldest_ready_at and (
@@ -95,20 +105,37 @@ def collect(now: datetime | None = None) -> Dashboard:
     started = time.perf_counter()
     now = now or timezone.now()
     rows = _Rows()
-    for queue in jobs_settings.QUEUES or ():
-        rows[queue]
-    for paused in PausedQueue.objects.all():
-        stats = rows[paused.queue]
-        stats.paused_at, stats.paused_by = paused.paused_at, paused.paused_by
-    _read_live(now, rows)
     _read_recent(now, rows)
-    _read_dead(now, rows, set(queue_names(DeadJob)) | set(rows))
+    _read_backlog(now, rows, recent=True)
     return Dashboard(
         queues=[rows[name] for name in sorted(rows)],
         collected_at=now,
         took_ms=(time.perf_counter() - started) * 1000,
         job_rows_estimate=row_estimate(Job),
     )
+
+
+def backlog(now: datetime | None = None) -> list[QueueStats]:
+    """Read each queue's live and dead figures only, sorted by queue name; for metrics scrapes.
+
+    As ``collect`` without the last hour's counts (a range as long as an hour's throughput)
+    and the table estimate: every query is bounded by the backlog, the
+    running jobs or one queue's dead jobs (counted up to ``DEAD_COUNT_CAP``).
+    """
+    now = now or timezone.now()
+    rows = _Rows()
+    _read_backlog(now, rows, recent=False)
+    return [rows[name] for name in sorted(rows)]
+
+
+def _read_backlog(now: datetime, rows: _Rows, *, recent: bool) -> None:
+    for queue in jobs_settings.QUEUES or ():
+        rows[queue]
+    for paused in PausedQueue.objects.all():
+        stats = rows[paused.queue]
+        stats.paused_at, stats.paused_by = paused.paused_at, paused.paused_by
+    _read_live(now, rows)
+    _read_dead(now, rows, set(queue_names(DeadJob)) | set(rows), recent=recent)
 
 
 class _Rows(dict[str, QueueStats]):
@@ -127,12 +154,16 @@ def _read_live(now: datetime, rows: _Rows) -> None:
         .annotate(
             n=Count("id"),
             retrying=Count("id", filter=Q(attempts__gt=0)),
+            ready=Count("id", filter=Q(run_at__lte=now)),
+            retry_waiting=Count("id", filter=Q(run_at__gt=now, attempts__gt=0)),
             oldest_ready_at=Min("run_at", filter=Q(run_at__lte=now)),
         )
     )
     for item in queued:
         stats = rows[item["queue"]]
         stats.queued, stats.retrying = item["n"], item["retrying"]
+        stats.ready, stats.retry_waiting = item["ready"], item["retry_waiting"]
+        stats.scheduled = stats.queued - stats.ready - stats.retry_waiting
         stats.oldest_ready_at = item["oldest_ready_at"]
     running = (
         Job.objects.filter(status=JobStatus.RUNNING)
@@ -159,7 +190,7 @@ def _read_recent(now: datetime, rows: _Rows) -> None:
             stats.cancelled_last_hour += item["n"]
 
 
-def _read_dead(now: datetime, rows: _Rows, queues: set[str]) -> None:
+def _read_dead(now: datetime, rows: _Rows, queues: set[str], *, recent: bool) -> None:
     # One query per queue: each is a range of the (queue, failed_at) index, where a single
     # GROUP BY over all queues would have to read every dead job.
     for queue in sorted(queues):
@@ -167,7 +198,8 @@ def _read_dead(now: datetime, rows: _Rows, queues: set[str]) -> None:
         in_queue = DeadJob.objects.filter(queue=queue).order_by()
         dead = in_queue[: DEAD_COUNT_CAP + 1].count()
         stats.dead, stats.dead_capped = min(dead, DEAD_COUNT_CAP), dead > DEAD_COUNT_CAP
-        stats.failed_last_hour = in_queue.filter(failed_at__gte=now - RECENT).count()
+        if recent:
+            stats.failed_last_hour = in_queue.filter(failed_at__gte=now - RECENT).count()
 
 
 def queue_names(model: type[Job] | type[DeadJob]) -> list[str]:

@@ -222,6 +222,40 @@ class Leader(models.Model):
         return f"{self.name}: {self.worker_id} until {self.expires_at.isoformat()}"
 
 
+class MinuteRollup(models.Model):
+    """What workers saw of one queue in one minute: the admin dashboard's charts read these.
+
+    ``minute`` is the UTC minute (seconds and microseconds zero) in which jobs finished or
+    started. ``done`` counts jobs that finished well, ``failed`` failed attempts (retried or
+    dead-lettered); ``duration_seconds_sum`` adds up those jobs' run times. ``pickup_buckets``
+    is a histogram of pickup latency (``started_at`` minus the later of ``enqueued_at`` and
+    ``run_at``) for jobs started in the minute: ``django_jobs.latency.SIZE`` counts on the
+    fixed bounds ``django_jobs.latency.BOUNDS``. Every worker adds its own counts to the row
+    (``django_jobs.rollups.add``), so one row sums all workers. Rows older than
+    ``django_jobs.rollups.KEEP`` are deleted by ``django_jobs.rollups.prune_rollups``.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    queue = models.CharField(max_length=64)
+    minute = models.DateTimeField()
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    duration_seconds_sum = models.FloatField(default=0.0)
+    pickup_buckets = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["queue", "minute"]
+        constraints = [
+            # The upsert's conflict target: one row per queue and minute, whatever wrote it.
+            models.UniqueConstraint(fields=["queue", "minute"], name="django_jobs_rollup_minute")
+        ]
+        # Pruning reads by minute across queues.
+        indexes = [models.Index(fields=["minute"], name="django_jobs_rollup_minute_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.queue} @ {self.minute.isoformat()}: {self.done} done, {self.failed} failed"
+
+
 class PausedQueue(models.Model):
     """A paused queue: while its row exists, no worker claims the queue's jobs.
 

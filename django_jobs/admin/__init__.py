@@ -12,6 +12,7 @@ ones listed before it, so there is no import circle:
 - ``base``: ``ReadOnlyAdmin``, what the job and dead-job admins share (read-only, id search).
 - ``outcomes``: what an action that came second is told (what became of the job, who replayed).
 - ``dashboard``: the queue dashboard page; its numbers come from ``django_jobs.dashboard``.
+- ``charts``: the dashboard's chart data, from the per-minute rollups (``django_jobs.rollups``).
 - ``jobs``, ``deadjobs``, ``schedules``: one ``ModelAdmin`` each, with its actions and pages.
 
 Rows change only through the named functions of ``django_jobs.engine``, offered as admin

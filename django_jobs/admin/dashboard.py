@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from .. import dashboard as queue_stats
-from .. import pause
+from .. import pause, rollups
 from ..exceptions import InvalidJobOptionsError
 from .display import short_duration
 
@@ -45,6 +45,8 @@ def dashboard_view(model_admin: ModelAdmin[Any], request: HttpRequest) -> HttpRe
         "rows": rows,
         "dead_cap": queue_stats.DEAD_COUNT_CAP,
         "has_view_dead": request.user.has_perm("django_jobs.view_deadjob"),
+        "flush_seconds": rollups.FLUSH_SECONDS,
+        "keep_days": rollups.KEEP.days,
         "can_pause": request.user.has_perm(PAUSE_QUEUE),
         "refresh_seconds": REFRESH_SECONDS if request.GET.get("refresh") else None,
     }

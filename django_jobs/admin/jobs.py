@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString
 from .. import engine
 from ..models import Job, JobStatus
 from .base import ReadOnlyAdmin
+from .charts import charts_view
 from .dashboard import dashboard_view, pause_view, resume_view
 from .display import short_duration
 from .filters import QueueFilter, TaskFilter
@@ -167,6 +168,11 @@ class JobAdmin(ReadOnlyAdmin):
                 name=f"{prefix}_dashboard",
             ),
             path(
+                "dashboard/charts.json",
+                self.admin_site.admin_view(self.charts_view),
+                name=f"{prefix}_dashboard_charts",
+            ),
+            path(
                 "dashboard/pause/",
                 self._post_view(lambda request: pause_view(self, request)),
                 name=f"{prefix}_pause_queue",
@@ -192,6 +198,10 @@ class JobAdmin(ReadOnlyAdmin):
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         """Show per-queue counts; needs the view permission on jobs."""
         return dashboard_view(self, request)
+
+    def charts_view(self, request: HttpRequest) -> HttpResponse:
+        """Return the dashboard's chart data (JSON); needs the view permission on jobs."""
+        return charts_view(self, request)
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Cancel one job from its page (POST); needs ``django_jobs.cancel_job``."""

@@ -7,16 +7,19 @@ Tables and colour come from ``rich``; with ``--json`` every subcommand prints on
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import IO, Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 #: A text stream: a file, or the OutputWrapper a management command writes to.
 Stream = IO[str] | Any
 
+PIPED_WIDTH = 160  # characters a table may take when stdout is not a terminal
 EXIT_OK = 0
 EXIT_PROBLEM = 1  # the command ran and found something wrong (unhealthy, a doctor finding)
 EXIT_USAGE = 2  # bad input: what was wrong was printed to stderr
@@ -43,6 +46,10 @@ class Output:
         no_color = None if color is None else not color
         self._out = Console(file=stdout, no_color=no_color, soft_wrap=True, highlight=False)
         self._err = Console(file=stderr, no_color=no_color, soft_wrap=True, highlight=False)
+        for console in (self._out, self._err):
+            # Piped or captured (a log, less): rich would wrap tables at 80 columns; COLUMNS wins.
+            if not console.is_terminal and "COLUMNS" not in os.environ:
+                console.width = PIPED_WIDTH
 
     def table(
         self,
@@ -59,9 +66,12 @@ class Output:
             return
         table = Table(title=title, header_style="bold")
         for column in columns:
-            table.add_column((headers or {}).get(column, column.replace("_", " ")))
+            table.add_column((headers or {}).get(column, column.replace("_", " ")), overflow="fold")
         for row in rows:
-            table.add_row(*("" if row.get(c) is None else str(_plain(row.get(c))) for c in columns))
+            # Text, not markup: a task path or an error message with "[...]" in it prints as is.
+            table.add_row(
+                *(Text("" if row.get(c) is None else str(_plain(row.get(c)))) for c in columns)
+            )
         self._out.print(table)
 
     def json(self, document: Any) -> None:

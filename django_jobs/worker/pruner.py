@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from .. import db, engine, leadership
+from .. import db, engine, leadership, rollups
 from ..conf import jobs_settings
 
 logger = logging.getLogger(__name__)
@@ -115,6 +115,10 @@ class Pruner:
                 continue
             deleted[kind] = delete(now - timedelta(seconds=retention), self._between_batches)
             self.deleted[kind] = self.deleted.get(kind, 0) + deleted[kind]
+        if self.leading and not self._done.is_set():
+            # The charts' per-minute rows, kept rollups.KEEP (a week): small, one DELETE.
+            deleted["rollup"] = rollups.prune_rollups(now - rollups.KEEP)
+            self.deleted["rollup"] = self.deleted.get("rollup", 0) + deleted["rollup"]
         if any(deleted.values()):
             logger.info(
                 "Pruner of %s deleted %s", self.worker_id,

@@ -30,6 +30,7 @@ from .memory import rss_bytes
 from .observers import Observer, Observers
 from .pruner import Pruner
 from .record import Recorder
+from .rollup import Rollup
 from .shared import Health, Held
 from .shutdown import EXIT_OK
 from .slots import Pool, Slot
@@ -56,8 +57,9 @@ class Worker:
     Durations are in seconds and default to the ``DJANGO_JOBS`` settings. ``run()`` blocks and
     returns the exit code; ``request_stop()`` (from a signal handler or another thread) makes it
     stop claiming and wait up to ``grace_seconds`` for running jobs; those still running then are
-    failed with ``WorkerStoppedError`` and listed in ``abandoned``. Raises ``ValueError`` for a
-    bad figure.
+    failed with ``WorkerStoppedError`` and listed in ``abandoned``. ``observers``: in-process
+    instruments (``worker/observers.py``); the admin charts' ``Rollup`` is always registered
+    first. Raises ``ValueError`` for a bad figure.
     """
 
     def __init__(
@@ -105,7 +107,9 @@ class Worker:
         self._give_up_at = math.inf  # outcome writes stop trying through outages after this
         self.held = Held()
         self.tally = Tally()
-        self.observers = Observers([self.tally, *observers])
+        # The admin's charts: per-minute counts, flushed by their own thread (worker/rollup.py).
+        self.rollup = Rollup(worker_id=self.worker_id)
+        self.observers = Observers([self.tally, self.rollup, *observers])
         self.feed = Feed(
             self.held,
             worker_id=self.worker_id,
@@ -177,6 +181,7 @@ class Worker:
         self.pool.start()
         self.heartbeat.start()
         self.pruner.start()
+        self.rollup.start()
         if self.listener is not None:
             self.listener.start()
         try:
@@ -291,4 +296,5 @@ class Worker:
         self.pruner.stop(timeout_seconds=5.0)
         self.heartbeat.stop()
         self._log_summary()
+        self.rollup.stop()
         return shutdown.report(self.worker_id, self.abandoned, self.grace_seconds)

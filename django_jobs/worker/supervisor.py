@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 from ..backoff import exponential
@@ -38,10 +38,18 @@ class Supervisor:
     A child that exits is restarted (with backoff when it keeps failing) unless ``burst`` is set
     or the supervisor is stopping. The first SIGTERM/SIGINT is passed to every child, which drain;
     a second is passed on too, and they exit at once. ``run()`` returns 0 when every child's last
-    exit was 0, else 1.
+    exit was 0, else 1. ``on_exit``, when given, is called with each exited child's pid (metrics
+    forget its live values there).
     """
 
-    def __init__(self, child_args: Sequence[str], *, processes: int, burst: bool = False) -> None:
+    def __init__(
+        self,
+        child_args: Sequence[str],
+        *,
+        processes: int,
+        burst: bool = False,
+        on_exit: Callable[[int], None] | None = None,
+    ) -> None:
         if processes < 1:
             raise ValueError(f"processes must be at least 1, got {processes}")
         self.command = child_command(child_args)
@@ -54,6 +62,7 @@ class Supervisor:
         self._stop_signal: int | None = None
         self._failures: dict[int, int] = {}
         self._codes: dict[int, int] = {}
+        self._on_exit = on_exit
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -67,6 +76,8 @@ class Supervisor:
                 if code is None:
                     continue
                 del self.children[slot]
+                if self._on_exit is not None:
+                    self._on_exit(child.pid)
                 # A child still starting up has no handlers yet: the signal passed on to it
                 # ends it outright. It held no jobs, so that is a clean stop.
                 if self.stopping and code in (-signal.SIGINT, -signal.SIGTERM):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,3 +73,19 @@ def screenshot(tmp_path: Path) -> Callable[[object, str], Path]:
         return path
 
     return shot
+
+
+@pytest.fixture
+def admin_login(live_server: Any, admin_user: Any) -> Callable[[object], None]:
+    """Return ``login(page)``: sign ``page`` in to the admin as the superuser ``admin``."""
+
+    def login(page: Any) -> None:
+        page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+        page.fill("#id_username", admin_user.username)
+        page.fill("#id_password", "password")
+        page.click("input[type=submit]")
+        page.wait_for_selector("#site-name")
+        # Pages without the admin's navigation sidebar leave room for the tables.
+        page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
+
+    return login

@@ -41,20 +41,6 @@ def worker() -> Iterator[Worker]:
     thread.join(30)
 
 
-@pytest.fixture
-def admin_login(live_server, admin_user):
-    def login(page) -> None:
-        page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-        page.fill("#id_username", admin_user.username)
-        page.fill("#id_password", "password")
-        page.click("input[type=submit]")
-        page.wait_for_selector("#site-name")
-        # Pages without the admin's navigation sidebar leave room for the tables.
-        page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
-
-    return login
-
-
 def test_dead_job_traceback_replay_and_finish(page, live_server, admin_login, screenshot, worker):
     FEED_DOWN.set()
     failed = import_supplier_feed.enqueue("acme")
@@ -106,6 +92,7 @@ def test_dashboard_and_job_list(page, live_server, admin_login, screenshot):
     default = page.locator('tr[data-queue="default"]')
     assert default.locator('[data-stat="dead"]').inner_text() == "2"
     assert default.locator('[data-stat="done-last-hour"]').inner_text() == "3"
+    page.wait_for_selector("#django-jobs-charts[data-drawn='true']")
     screenshot(page, "admin-dashboard")
 
     page.goto(f"{live_server.url}/admin/django_jobs/job/?status__exact=queued")

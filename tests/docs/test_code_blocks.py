@@ -16,6 +16,8 @@ import pytest
 from . import test_howto_deploying as deploying
 from . import test_howto_django_tasks as django_tasks
 from . import test_howto_doctor as doctor
+from . import test_howto_metrics as metrics
+from . import test_howto_operating_command as operating_command
 from . import test_howto_pause as pause
 from . import test_howto_recurring as recurring
 from . import test_howto_retention as retention
@@ -34,6 +36,9 @@ UNCOVERED = {
     "howto/operating/index.md": 0,
     "howto/operating/doctor.md": 0,
     "howto/operating/retention.md": 0,
+    "howto/operating/charts.md": 0,
+    "howto/operating/metrics.md": 0,
+    "howto/operating/command.md": 0,
     "howto/operating/pause.md": 0,
 }
 QUICKSTART_OUTPUTS = ("json", "text")
@@ -46,6 +51,8 @@ RUN_BY_TESTS = {
     "howto/operating/doctor.md": doctor.COMMANDS,
     "howto/recurring-jobs.md": {*recurring.COMMANDS, recurring.CHECK},
     "howto/operating/retention.md": retention.COMMANDS,
+    "howto/operating/metrics.md": metrics.COMMANDS,
+    "howto/operating/command.md": set(operating_command.COMMANDS),
     "howto/operating/pause.md": pause.COMMANDS,
 }
 

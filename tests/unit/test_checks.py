@@ -96,6 +96,26 @@ def test_status_permission_must_name_a_callable(path):
     assert "django_jobs.E009" in ids(STATUS_PERMISSION=path)
 
 
+@pytest.mark.parametrize("path", ["nowhere.at_all", "django_jobs.conf.DEFAULTS", 42])
+def test_metrics_permission_must_name_a_callable(path):
+    assert "django_jobs.E040" in ids(METRICS_PERMISSION=path)
+
+
+@pytest.mark.parametrize("token", ["short", " " * 20, " padded-token-of-length ", 10**17])
+def test_metrics_token_must_be_a_long_enough_string(token):
+    assert ids(METRICS_TOKEN=token) == ["django_jobs.E041"]
+
+
+def test_a_metrics_token_is_never_shown_in_the_check_message():
+    with override_settings(DJANGO_JOBS={"METRICS_TOKEN": "tiny-secret"}):
+        (error,) = check_settings()
+    assert "tiny-secret" not in error.msg
+
+
+def test_a_long_metrics_token_passes():
+    assert ids(METRICS_TOKEN="x" * 16) == []
+
+
 @pytest.mark.parametrize("value", [["a"], "MAX_ATTEMPTS", 5])
 def test_django_jobs_that_is_not_a_dict_is_a_check_error_not_a_crash(value):
     with override_settings(DJANGO_JOBS=value):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -15,9 +16,12 @@ from django_jobs.conf import jobs_settings
 from django_jobs.exceptions import InvalidJobOptionsError
 from django_jobs.management.logging import configure_command_logging
 from django_jobs.management.preflight import require_migrated
+from django_jobs.metrics import MetricsUnavailableError
+from django_jobs.metrics.serve import SupervisorMetrics, child_observer, serve_worker
 from django_jobs.scheduler.runner import Scheduler
 from django_jobs.validation import check_worker_id
 from django_jobs.worker import Worker
+from django_jobs.worker.observers import Observer
 from django_jobs.worker.supervisor import Supervisor
 
 
@@ -90,6 +94,21 @@ class Command(BaseCommand):
             action="store_true",
             help="Also run the scheduler (as runscheduler does) in a thread of this process.",
         )
+        parser.add_argument(
+            "--metrics-port",
+            type=non_negative_int,
+            metavar="PORT",
+            help="Serve this worker's Prometheus metrics on http://ADDRESS:PORT/metrics (0: a "
+            "free port, logged); with --processes, the children's sums. Needs prometheus-client.",
+        )
+        parser.add_argument(
+            "--metrics-address",
+            default="0.0.0.0",
+            metavar="ADDRESS",
+            help="The address --metrics-port listens on (default 0.0.0.0: every interface).",
+        )
+        # A --processes child of a supervisor serving metrics: count, serve nothing.
+        parser.add_argument("--metrics-child", action="store_true", help=argparse.SUPPRESS)
 
     def execute(self, *args: Any, **options: Any) -> Any:
         # Until the worker's own handlers are in place, a stop signal only records the request:
@@ -115,10 +134,8 @@ class Command(BaseCommand):
                 "no job could ever be enqueued there."
             )
         if options["processes"] > 1:
-            supervisor = Supervisor(
-                child_arguments(options), processes=options["processes"], burst=options["burst"]
-            )
-            sys.exit(supervisor.run())
+            sys.exit(supervise(options))
+        observers = metrics_observers(options)
         try:
             worker = Worker(
                 queues=options["queues"],
@@ -128,6 +145,7 @@ class Command(BaseCommand):
                 max_memory_mb=options["max_memory"],
                 prefetch=options["prefetch"],
                 worker_id=options["worker_id"],
+                observers=observers,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
@@ -146,6 +164,41 @@ class Command(BaseCommand):
             os._exit(code)
 
 
+def supervise(options: dict[str, Any]) -> int:
+    """Run ``--processes`` children (serving their metrics when asked); return the exit code."""
+    metrics = None
+    if options["metrics_port"] is not None:
+        metrics = SupervisorMetrics(options["metrics_port"], options["metrics_address"])
+        try:
+            metrics.start()
+        except (MetricsUnavailableError, OSError) as exc:
+            metrics.close()
+            raise CommandError(str(exc)) from exc
+    supervisor = Supervisor(
+        child_arguments(options),
+        processes=options["processes"],
+        burst=options["burst"],
+        on_exit=metrics.child_exited if metrics is not None else None,
+    )
+    try:
+        return supervisor.run()
+    finally:
+        if metrics is not None:
+            metrics.close()
+
+
+def metrics_observers(options: dict[str, Any]) -> list[Observer]:
+    """Return the worker's metrics observer when metrics are on (serving them), else none."""
+    try:
+        if options["metrics_child"]:
+            return [child_observer()]
+        if options["metrics_port"] is not None:
+            return [serve_worker(options["metrics_port"], options["metrics_address"])]
+    except (MetricsUnavailableError, OSError, RuntimeError) as exc:
+        raise CommandError(str(exc)) from exc
+    return []
+
+
 def child_arguments(options: dict[str, Any]) -> list[str]:
     """Return the ``runworker`` arguments each ``--processes`` child gets: the same, less that."""
     args = [f"--concurrency={options['concurrency']}", f"-v{options['verbosity']}"]
@@ -156,6 +209,7 @@ def child_arguments(options: dict[str, Any]) -> list[str]:
             args.append(f"{flag}={options[key]}")
     args += ["--burst"] if options["burst"] else []
     args += ["--with-scheduler"] if options["with_scheduler"] else []
+    args += ["--metrics-child"] if options["metrics_port"] is not None else []
     return args
 
 
