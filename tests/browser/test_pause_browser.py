@@ -13,8 +13,7 @@ from tests.conftest import wait_for
 
 pytestmark = [needs_chromium(), pytest.mark.django_db(transaction=True)]
 
-# The fixtures of the admin's browser tests: an admin's login, a worker in a thread.
-admin_login = test_admin_browser.admin_login
+# The admin's browser tests' fixture: a worker in a thread (admin_login is in conftest).
 worker = test_admin_browser.worker
 
 
