@@ -105,6 +105,13 @@ class Job(models.Model):
                 condition=Q(status="queued"),
                 name="django_jobs_job_ready_idx",
             ),
+            # The same for a worker that takes one queue (runworker --queue): it walks only its
+            # queue's ready rows, however many are ready in other queues.
+            models.Index(
+                fields=["queue", "-priority", "run_at", "id"],
+                condition=Q(status="queued"),
+                name="django_jobs_job_qready_idx",
+            ),
             models.Index(
                 fields=["lease_expires_at"],
                 condition=Q(status="running"),

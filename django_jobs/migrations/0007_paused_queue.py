@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('django_jobs', '0005_minute_rollup'),
+        ('django_jobs', '0006_job_queue_ready_idx'),
     ]
 
     operations = [
