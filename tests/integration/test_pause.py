@@ -260,7 +260,8 @@ def test_the_claim_stays_an_index_scan_of_ready_rows_with_paused_queues(fused):
         cursor.execute("ANALYZE django_jobs_pausedqueue")
         cursor.execute(f"EXPLAIN {statement}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "django_jobs_job_ready_idx" in plan, plan
+    # Either partial index of queued rows (for a few rows the planner may take the queue-led one).
+    assert "django_jobs_job_ready_idx" in plan or "django_jobs_job_qready_idx" in plan, plan
     assert "Seq Scan on django_jobs_job " not in plan, plan
     # The paused table is read once per statement into a hash, not once per candidate row.
     assert "hashed SubPlan" in plan, plan
