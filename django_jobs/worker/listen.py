@@ -1,7 +1,8 @@
 """``Listener``: wake an idle worker the moment a job is enqueued (PostgreSQL LISTEN/NOTIFY).
 
 An AFTER INSERT trigger on the job table sends ``NOTIFY django_jobs, '<queue>'`` once per statement
-and queue; PostgreSQL delivers it at commit, never for a rolled-back job. The listener holds one
+and queue; PostgreSQL delivers it at commit, never for a rolled-back job. ``resume_queue`` sends
+the same notification for the queue it resumes, so workers drain it at once. The listener holds one
 extra connection of its own in autocommit mode (``LISTEN_DATABASE_URL``, else the ``default``
 database's settings: see ``django_jobs.listen_connection``). Polling stays the fallback for jobs
 whose run_at comes later, for missed notifications while reconnecting, and the only way on other
