@@ -36,9 +36,9 @@ DEFAULTS: dict[str, Any] = {
     # A claim is held for LEASE_SECONDS; the worker's heartbeat renews it every HEARTBEAT_SECONDS.
     "LEASE_SECONDS": 60.0,
     "HEARTBEAT_SECONDS": 10.0,
-    # Worker writes that a database crash may lose without losing a job (claims of jobs not yet
-    # started, completions: such a job only runs again) commit without waiting for the WAL
-    # flush. False makes every worker write wait; see docs/explanation/delivery-guarantees.md.
+    # Worker writes that a database crash may lose without losing a job (claims, starts and
+    # completions: such a job only runs again) commit without waiting for the WAL flush. False
+    # makes every worker write wait; see docs/explanation/delivery-guarantees.md.
     "ASYNC_COMMIT": True,
     # On SIGTERM, how long running jobs may take to finish before they are put back in the queue.
     "SHUTDOWN_GRACE_SECONDS": 30.0,

@@ -40,8 +40,9 @@ def claim(
     jobs must present. The first ``start_first`` jobs in that order are also started, as ``start()``
     would do (an attempt charged, ``started_at`` stamped), in the same statement: a worker
     passes the number of its idle slots. The others have ``started_at`` NULL and ``attempts``
-    unchanged until ``start``; their claim commits without waiting for the WAL flush
-    (``sql.relaxed_commit``), as losing it in a crash only puts them back in the queue.
+    unchanged until ``start``. In autocommit the statement commits without waiting for the WAL
+    flush (``sql.relaxed_commit``: only a crash of the database server can undo it, and then the
+    jobs are back in the queue, their attempt not charged).
     One statement, in autocommit or in the caller's transaction; the returned list has the
     started jobs first.
     """
@@ -53,7 +54,7 @@ def claim(
     now = timezone.now()
     alias = sql.alias()
     fused = start_first > 0 and sql.postgresql()
-    relaxed = sql.relaxed_commit() if not start_first else "TRUE"
+    relaxed = sql.relaxed_commit()
     statement, select_params, now_at = _claim_sql(
         alias, limit, tuple(queues) if queues else None, fused, relaxed
     )
@@ -71,7 +72,7 @@ def claim(
         params = [*select_params, *params, start_first, start_first, started_at]
     else:
         params = [*params, *select_params]
-    rows = sql.execute_returning(statement, params)
+    rows = sql.execute_returning(statement, params, prepare=True)
     convert = _row_converter(alias)
     jobs = [convert(row) for row in rows]
     jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
@@ -88,7 +89,8 @@ def start(jobs: Sequence[Job], *, now: datetime | None = None) -> list[Job]:
     Fenced by each job's lease and guarded by ``started_at IS NULL``, so an attempt is charged
     once per claim however often this is called. Returns the jobs whose lease is still held,
     updated in memory (``attempts``, ``started_at``); the others were rescued meanwhile and
-    must not run. One statement.
+    must not run. One statement; in autocommit it commits without waiting for the WAL flush, as
+    ``claim`` does.
     """
     if not jobs:
         return []
@@ -96,8 +98,9 @@ def start(jobs: Sequence[Job], *, now: datetime | None = None) -> list[Job]:
     where, params = sql.fenced_where(jobs)
     rows = sql.execute_returning(
         f"UPDATE {sql.table()} SET attempts = attempts + 1, started_at = %s "
-        f"WHERE {where} AND started_at IS NULL RETURNING id, attempts",
+        f"WHERE {where} AND started_at IS NULL AND {sql.relaxed_commit()} RETURNING id, attempts",
         [sql.prep("started_at", now), *params],
+        prepare=True,
     )
     attempts = dict(rows)
     started = []
@@ -152,7 +155,7 @@ def _claim_sql(
             "WITH ORDINALITY AS c(id, n)) "
             f"{claim_set}, attempts = attempts + (candidate.n <= %s)::int, "
             "started_at = CASE WHEN candidate.n <= %s THEN %s::timestamptz END "
-            f"FROM candidate WHERE {table}.id = candidate.id RETURNING {columns}"
+            f"FROM candidate WHERE {table}.id = candidate.id AND {relaxed} RETURNING {columns}"
         )
         return statement, params, now_at
     # ARRAY(subquery) is evaluated exactly once (an InitPlan), then rows are fetched by primary

@@ -101,6 +101,7 @@ def _complete_batch(done: Sequence[Completion]) -> dict[int, Recorded | Database
             ids,
             JobStatus.RUNNING,
         ],
+        prepare=True,
     )
     written = {row[0] for row in rows}
     fates: dict[int, Recorded | DatabaseError] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import DateTimeField, Func
 from django.utils import timezone
 
+from .. import listen_connection
 from ..models import Job, JobStatus
 
 
@@ -94,13 +96,16 @@ def relaxed_commit() -> str:
     or ``"TRUE"`` where that does not apply (SQLite, inside a caller's transaction, the setting
     ``ASYNC_COMMIT`` off).
 
-    For worker writes whose loss in a database crash only makes a job run again: a claim of
-    jobs not yet started, a completion. The commit returns without waiting for the WAL flush
-    (PostgreSQL writes it within 3 x ``wal_writer_delay``, 600 ms by default); a crash of the
-    server in that window rolls back the newest such writes, and since WAL is replayed in order
-    it rolls back nothing older that depends on them. A clean shutdown or restart loses
-    nothing. ``set_config(..., true)`` is local to the statement's own transaction: no session
-    state is left behind, so it is safe behind PgBouncer in transaction mode.
+    For worker writes whose loss in a database crash cannot lose a job: claims, starts and
+    completions. The commit returns without waiting for the WAL flush (PostgreSQL writes it
+    within 3 x ``wal_writer_delay``, 600 ms by default). A crash of the server in that window
+    rolls back the newest such writes, and since WAL is replayed in order it rolls back nothing
+    older that depends on them: a rolled-back claim or start puts the job back in the queue,
+    its attempt not charged; a rolled-back completion leaves it running until rescue runs it
+    again. A clean shutdown or restart loses nothing, and neither does a crash of the worker:
+    the commit is in the server's memory already. ``set_config(..., true)`` is local to the
+    statement's own transaction: no session state is left behind, so it is safe behind
+    PgBouncer in transaction mode.
     """
     connection = wrapper()
     if connection.vendor != "postgresql" or connection.in_atomic_block:
@@ -112,14 +117,20 @@ def relaxed_commit() -> str:
     return "(SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL"
 
 
-def execute_returning(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+def execute_returning(
+    sql: str, params: Sequence[Any], *, prepare: bool = False
+) -> list[tuple[Any, ...]]:
     """Run one statement with a RETURNING clause in autocommit (or the caller's transaction).
 
     On PostgreSQL the parameters travel bound on the server side (psycopg's default cursor, not
     the client-side quoting of Django's): a batch's id and token arrays are sent as two values
     instead of being spelled out in the SQL text, which costs the worker most of a batch's time
-    otherwise. Nothing is prepared (``prepare=False``), so it works behind PgBouncer in
-    transaction mode. Database errors come out as Django's, as from ``cursor.execute``.
+    otherwise. With ``prepare`` (the worker's claims, starts and completions, run thousands of
+    times) the statement is prepared on the connection and planned once instead of at every
+    call, which saves PostgreSQL about a millisecond per claim; except on a connection that
+    reaches PostgreSQL through a pooler (PgBouncer in transaction mode hands each transaction
+    another server connection, where the prepared statement does not exist), found out once per
+    connection. Database errors come out as Django's, as from ``cursor.execute``.
     """
     connection = wrapper()
     if connection.vendor != "postgresql":
@@ -130,12 +141,27 @@ def execute_returning(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     connection.validate_thread_sharing()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         # The project's execute wrappers (query logging, tracing) still see the statement.
-        execute: Any = _server_bound_execute
+        execute: Any = functools.partial(
+            _server_bound_execute, prepare=prepare and not _pooled(connection.connection)
+        )
         for wrap in reversed(connection.execute_wrappers):
             execute = functools.partial(wrap, execute)
         execute(sql, params, False, {"connection": connection, "cursor": cursor})
         return cursor.fetchall()
 
 
-def _server_bound_execute(sql: str, params: Any, many: bool, context: dict[str, Any]) -> None:
-    context["cursor"].execute(sql, params, prepare=False)
+def _server_bound_execute(
+    sql: str, params: Any, many: bool, context: dict[str, Any], *, prepare: bool
+) -> None:
+    context["cursor"].execute(sql, params, prepare=prepare)
+
+
+#: psycopg connection -> whether a pooler stands between it and PostgreSQL.
+_POOLED: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _pooled(raw: Any) -> bool:
+    pooled = _POOLED.get(raw)
+    if pooled is None:
+        pooled = _POOLED[raw] = listen_connection.behind_pooler(raw)
+    return pooled

@@ -44,6 +44,7 @@ class Slot:
         self.index = index
         self.job: Job | None = None
         self.deadline: float | None = None
+        self.handed_at = 0.0  # time.monotonic() of the last hand-over
         # Cancels the statement the slot's connection runs (db.statement_canceller); set by the
         # slot's thread as it starts, and it opens no connection.
         self.cancel_statement: Callable[[], bool] | None = None
@@ -66,7 +67,8 @@ class Slot:
         """Give this idle slot ``job`` to run; its timeout clock starts now."""
         with self._lock:
             self.job = job
-            self.deadline = time.monotonic() + job.timeout_seconds if job.timeout_seconds else None
+            self.handed_at = time.monotonic()
+            self.deadline = self.handed_at + job.timeout_seconds if job.timeout_seconds else None
         self._inbox.put(job)
 
     def stop(self) -> None:
@@ -163,6 +165,11 @@ class Pool:
 
     def busy(self) -> list[Slot]:
         return [slot for slot in self.slots if slot.job is not None and not slot.abandoned]
+
+    def just_handed(self, within_seconds: float) -> bool:
+        """Return whether a busy slot got its job less than ``within_seconds`` ago."""
+        since = time.monotonic() - within_seconds
+        return any(slot.handed_at > since for slot in self.busy())
 
     def reap(self) -> list[tuple[Job | None, BaseException]]:
         """Replace slots whose thread died; return each one's job (None if idle) and error."""
