@@ -160,8 +160,17 @@ def _server_bound_execute(
 _POOLED: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
+#: A prepare threshold no query reaches: only statements run with ``prepare=True`` are prepared.
+_EXPLICIT_ONLY = 2**31 - 1
+
+
 def _pooled(raw: Any) -> bool:
     pooled = _POOLED.get(raw)
     if pooled is None:
         pooled = _POOLED[raw] = listen_connection.behind_pooler(raw)
+        if not pooled and raw.prepare_threshold is None:
+            # Django turns psycopg's preparing off (prepare_threshold=None), which also refuses
+            # an explicit prepare=True. Django's own queries bind on the client and are never
+            # prepared either way; this lets the worker's few statements be.
+            raw.prepare_threshold = _EXPLICIT_ONLY
     return pooled

@@ -370,3 +370,18 @@ def test_relaxed_commits_are_local_to_their_statement_and_skipped_inside_a_trans
     settings.DJANGO_JOBS = {**settings.DJANGO_JOBS, "ASYNC_COMMIT": False}
     assert sql.relaxed_commit() == "TRUE"
     assert Job.objects.get(id=job.id).status == JobStatus.DONE
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_workers_statements_are_prepared_on_a_direct_connection():
+    for i in range(3):
+        tasks.add.enqueue(i, i)
+    for _ in range(3):
+        engine.claim(worker_id="w", limit=1, lease_seconds=30, start_first=1)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    # One statement, prepared once and run three times (PgBouncer: tests/integration/
+    # test_pgbouncer.py, where nothing is prepared).
+    assert len([s for s in prepared if "WITH candidate AS MATERIALIZED" in s]) == 1, prepared
