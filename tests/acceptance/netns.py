@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ipaddress
 import json
 import os
 import random
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -195,10 +197,8 @@ class Network:
     def close(self) -> None:
         for proc in self.processes:
             if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, 9)
-                except ProcessLookupError:
-                    pass
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(30)
         self.processes.clear()
         for host in self.hosts:
@@ -231,7 +231,8 @@ async def _serve(addresses: list[str], target: str, ports_file: Path) -> None:
     target_host, target_port = target.rsplit(":", 1)
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = "%s:%s" % writer.get_extra_info("peername")[:2]
+        address, port = writer.get_extra_info("peername")[:2]
+        peer = f"{address}:{port}"
         try:
             up_reader, up_writer = await asyncio.open_connection(target_host, int(target_port))
         except OSError as exc:
@@ -240,7 +241,8 @@ async def _serve(addresses: list[str], target: str, ports_file: Path) -> None:
             return
         _log(f"{peer}: connected to {target}")
         await asyncio.gather(
-            _pump(reader, up_writer, f"{peer} to server"), _pump(up_reader, writer, f"server to {peer}")
+            _pump(reader, up_writer, f"{peer} to server"),
+            _pump(up_reader, writer, f"server to {peer}"),
         )
 
     servers = [await asyncio.start_server(handle, address, 0) for address in addresses]
