@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ from django.db.models import Count
 
 import django_jobs
 from django_jobs.models import DeadJob, Job, JobStatus
-from tests import tasks
+from tests import hostile_tasks, tasks
 from tests.conftest import ROOT, ManagedProcess, Progress, subprocess_env, wait_for
 from tests.models import Execution
 
@@ -129,21 +130,25 @@ def worker_id(number: int) -> str:
     return f"host-{number}"
 
 
-def enqueue_mixed() -> list[str]:
-    """Enqueue FAST_JOBS quick jobs and SLOW_JOBS of 0.2-1 s among them; return their keys."""
+def enqueue_mixed(release: Path) -> list[str]:
+    """Enqueue FAST_JOBS quick jobs and SLOW_JOBS of 0.2-1 s among them; return their keys.
+
+    A slow job run again (rescued from host 2) waits until file ``release`` exists.
+    """
     fast = [f"fast-{i}" for i in range(FAST_JOBS)]
-    slow = [(f"slow-{i}", 0.2 + 0.8 * (i % 9) / 8) for i in range(SLOW_JOBS)]
+    slow = [(f"slow-{i}", 0.2 + 0.8 * (i % 9) / 8, str(release)) for i in range(SLOW_JOBS)]
+    enqueue_slow = partial(django_jobs.enqueue_many, hostile_tasks.sleep_then_rerun_waits)
     # Slow jobs first in claim order (lower ids) and then spread among the fast: every host
     # is running some when the cut comes.
-    django_jobs.enqueue_many(tasks.sleep_and_return_pid, slow[: SLOW_JOBS // 3])
+    enqueue_slow(slow[: SLOW_JOBS // 3])
     step = FAST_JOBS // (SLOW_JOBS - SLOW_JOBS // 3)
     rest = slow[SLOW_JOBS // 3 :]
     for i in range(0, FAST_JOBS, step):
         django_jobs.enqueue_many(tasks.record, [(key,) for key in fast[i : i + step]])
         if rest:
-            django_jobs.enqueue_many(tasks.sleep_and_return_pid, [rest.pop(0)])
-    django_jobs.enqueue_many(tasks.sleep_and_return_pid, rest)
-    return fast + [key for key, _ in slow]
+            enqueue_slow([rest.pop(0)])
+    enqueue_slow(rest)
+    return fast + [key for key, *_ in slow]
 
 
 def done_count() -> int:
@@ -169,9 +174,12 @@ def held_by(number: int, started: bool = False) -> list[int]:
 
 
 def rows(ids: list[int]) -> dict[int, tuple[object, ...]]:
-    """Return every column a worker writes, for each job of ``ids``."""
-    fields = ("status", "worker_id", "lease_token", "lease_expires_at", "attempts", "result",
-              "errors", "started_at", "finished_at", "run_at", "progress_percent")  # fmt: skip
+    """Return every column a worker writes but the lease's expiry, for each job of ``ids``.
+
+    (A running job's expiry moves with each heartbeat of the worker holding it.)
+    """
+    fields = ("status", "worker_id", "lease_token", "attempts", "result", "errors",
+              "started_at", "finished_at", "run_at", "progress_percent")  # fmt: skip
     return {row[0]: row[1:] for row in Job.objects.filter(id__in=ids).values_list("id", *fields)}
 
 
@@ -225,11 +233,20 @@ def check_runs(keys: list[str], later: list[str], cut_pid: int) -> dict[str, int
     return {"run_twice": len(twice), "lost": len(lost), "runs_by_host_2": late.count()}
 
 
+def assert_unchanged(before: dict[int, tuple[object, ...]], when: str) -> None:
+    after = rows(list(before))
+    changed = [i for i in before if before[i] != after[i]]
+    diff = [(i, before[i], after[i]) for i in changed[:5]]
+    assert not changed, f"{when}, {len(changed)} jobs changed: {diff}"
+
+
 def test_host_cut_off_from_the_database_is_rescued_fenced_and_rejoins(network, tmp_path):
-    keys = enqueue_mixed()
+    release = tmp_path / "release"
+    keys = enqueue_mixed(release)
     total = len(keys)
     ids = list(Job.objects.values_list("id", flat=True))
     workers = start_hosts(network, tmp_path)
+    cut_pid = workers[CUT].pid
 
     def seen() -> dict[str, object]:
         """The jobs' states and each worker's last lines: what a failure message shows."""
@@ -249,14 +266,22 @@ def test_host_cut_off_from_the_database_is_rescued_fenced_and_rejoins(network, t
     network.cut(CUT)
     cut_at = time.monotonic()
     # The database no longer hears from host 2: what it holds now is what it was cut off with.
-    stranded, stranded_started = held_by(CUT), held_by(CUT, started=True)
-    assert stranded_started, "host 2 held no started job when cut: the test proved nothing"
+    held = dict(
+        Job.objects.filter(status=JobStatus.RUNNING, worker_id=worker_id(CUT)).values_list(
+            "id", "started_at"
+        )
+    )
+    stranded = [i for i, at in held.items() if at is not None]
+    assert stranded, "host 2 held no started job when cut: the test proved nothing"
+
+    # Hosts 1 and 3 rescue them a lease later and run them again; a slow job's second run
+    # waits for the release file, so it is still running when host 2 comes back.
+    # (A write on its way through the forwarder when the link went down may still complete
+    # one of them: done, it keeps host 2's worker_id.)
     wait_for(
-        # (A write on its way through the forwarder when the link went down may still complete
-        # one of them: done, it keeps host 2's worker_id.)
         lambda: (
             not Job.objects.filter(
-                id__in=stranded, worker_id=worker_id(CUT), status=JobStatus.RUNNING
+                id__in=stranded, status=JobStatus.RUNNING, worker_id=worker_id(CUT)
             ).exists()
         ),
         timeout=LEASE_SECONDS + SLACK_SECONDS,
@@ -264,38 +289,62 @@ def test_host_cut_off_from_the_database_is_rescued_fenced_and_rejoins(network, t
         describe=seen,
     )
     rescue_seconds = time.monotonic() - cut_at
-    Progress(done_count, what="every job done by hosts 1 and 3", describe=seen).wait(total)
+    # Requeued, they are claimed after the jobs enqueued before them.
+    Progress(
+        lambda: Job.objects.filter(id__in=stranded).exclude(status=JobStatus.QUEUED).count(),
+        what="hosts 1 and 3 to run host 2's jobs again",
+        describe=seen,
+    ).wait(len(stranded))
+    rerun = Job.objects.filter(id__in=stranded, status=JobStatus.RUNNING, started_at__isnull=False)
+    rescued = [i for i in stranded if Job.objects.get(id=i).worker_id != worker_id(CUT)]
+    running_again = list(rerun.values_list("id", flat=True))
+    others = Progress(
+        lambda: Job.objects.exclude(id__in=running_again).filter(status=JobStatus.DONE).count(),
+        what="every other job done by hosts 1 and 3",
+        describe=seen,
+    )
+    others.wait(total - len(running_again))
     assert not DeadJob.objects.exists(), list(DeadJob.objects.values_list("message", flat=True))
     before = rows(ids)
-    rescued = [i for i in stranded if before[i][1] != worker_id(CUT)]
 
+    # Back: host 2's stalled connections resume, its heartbeat finds its leases gone and its
+    # completer's writes, fenced by its old lease tokens, match no row: not the done ones,
+    # nor the ones hosts 1 and 3 are running again under new tokens.
     network.restore(CUT)
     restored_at = time.monotonic()
+    wait_for(
+        lambda: set(rescued) <= leases_lost_in(workers[CUT].output()),
+        timeout=RECONNECT_SECONDS,
+        what=f"host 2 to log that it lost the leases of jobs {rescued}",
+        describe=lambda: workers[CUT].output()[-3000:],
+    )
+    assert_unchanged(before, "once host 2 was back and logged its leases lost")
+    release.touch()
+    Progress(done_count, what="the jobs run again done", describe=seen).wait(total)
+    completed_by = dict(Job.objects.filter(id__in=rescued).values_list("id", "result"))
+    assert cut_pid not in completed_by.values(), completed_by
+    settled = rows(ids)
+
     later = rejoin(workers, max(ids) + 1, total, seen)
     rejoin_seconds = time.monotonic() - restored_at
-
     # Every host stops cleanly: host 2's late writes are then all behind it.
     for worker in workers.values():
         worker.send_signal(signal.SIGTERM)
     for number, worker in workers.items():
         code, out = worker.finish(timeout=SLACK_SECONDS)
         assert code == 0, f"host {number} exited {code}:\n{out[-3000:]}"
-    after = rows(ids)
-    changed = [i for i in ids if before[i] != after[i]]
-    diff = [(before[i], after[i]) for i in changed[:5]]
-    assert not changed, f"host 2's late writes changed {len(changed)} jobs: {diff}"
-    unlogged = set(rescued) - leases_lost_in(workers[CUT].output())
-    assert not unlogged, f"host 2 did not log the loss of its leases on jobs {sorted(unlogged)}"
+    assert_unchanged(settled, "once host 2 had exited")
     assert done_count() == total + len(later)
 
     figures = {
         "jobs": total,
-        "held_when_cut": len(stranded),
-        "started_when_cut": len(stranded_started),
-        **check_runs(keys, later, workers[CUT].pid),
+        "started_when_cut": len(stranded),
+        "running_again_when_back": len(running_again),
+        **check_runs(keys, later, cut_pid),
         "rescue_seconds": round(rescue_seconds, 1),
         "later_jobs": len(later),
         "later_by_host_2": Job.objects.filter(id__gt=max(ids), worker_id=worker_id(CUT)).count(),
         "rejoin_seconds": round(rejoin_seconds, 1),
     }
     print(f"\nmultihost partition: {figures}")
+    assert running_again, "no rescued job was running again when host 2 came back"
