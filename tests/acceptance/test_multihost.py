@@ -2,19 +2,20 @@
 
 Each host is a network namespace of its own (tests/acceptance/netns.py) running a real
 ``manage.py runworker``; PostgreSQL is reached through a forwarder in the root namespace, as a
-database on another machine would be. Mid-run, host 2's link is taken down: its connections
-neither fail nor answer, as in a real partition. The test asserts what
+database on another machine would be. Mid-run, host 2's link is taken down on the root side: its
+connections neither fail nor answer, as in a real partition. The test asserts what
 docs/explanation/delivery-guarantees.md promises for that case:
 
 - the other hosts rescue host 2's jobs once its leases expire and finish every job;
-- nothing is lost, and only jobs whose first run was on host 2 may have run twice;
-- once the link is back, host 2's late writes change no row (they are fenced by the lease
-  token) and its log says its leases were lost;
+- nothing is lost, and only jobs host 2 had started ran twice (once on it, once on a rescuer);
+- once the link is back, host 2 logs the loss of each of those leases and its late writes change
+  no row: neither the done ones nor those running again on another host under a new lease token
+  (a rescued slow job's second run waits on a file until the test has compared the rows);
 - host 2 then takes work again.
 
-It prints one line of figures (jobs, run twice, lost, seconds until host 2's jobs were rescued).
-Like the chaos suite, its waits follow the work (``Progress``, ``wait_for`` with generous
-deadlines), never the clock's luck, so it holds on a busy two-core machine.
+It prints one line of figures (jobs, run twice, lost, seconds until host 2's jobs were rescued
+and until it claimed again). Like the chaos suite, its waits follow the work (``Progress``,
+``wait_for`` with generous deadlines), never the clock's luck, so it holds on a busy machine.
 """
 
 from __future__ import annotations
