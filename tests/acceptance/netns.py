@@ -150,9 +150,12 @@ class Network:
     def cut(self, number: int) -> None:
         """Take host ``number``'s link down on the root side (a pulled cable, seen from it).
 
-        The host keeps its address and routes and sees only a lost carrier: its packets vanish
-        without an error, as in a real partition, rather than failing at once for want of a
-        route (which downing its own side would do, deleting its default route too).
+        The host keeps its address and routes and sees only a lost carrier, as in a real
+        partition: its open connections stall without an error, and a new one fails once ARP
+        gives up (about 3 s, "No route to host"). Downing its own side instead would make every
+        send fail at once for want of a route, and delete its default route too. The root
+        side's route to the host goes with the link; the blackhole route then keeps the
+        forwarder's packets for it from leaving by the default route.
         """
         ip("link", "set", self.host(number).root_veth, "down")
 
@@ -168,7 +171,7 @@ class Network:
         """Start the forwarder on every host's root-side address; return host number -> port.
 
         Each port is picked free by the kernel (bound to port 0). Fails with ``RuntimeError``
-        if the forwarder does not print its ports within a minute.
+        if the forwarder has not written its ports within a minute.
         """
         addresses = [h.root_ip for h in self.hosts]
         ports_file = log.with_suffix(".ports")
@@ -195,6 +198,7 @@ class Network:
         self.processes.append(proc)
 
     def close(self) -> None:
+        """Kill the adopted processes, then delete the veths, namespaces and blackhole route."""
         for proc in self.processes:
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
