@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from django_jobs import job
+from django_jobs import JobContext, job
 
 from .models import Execution, Order
 
@@ -99,6 +99,26 @@ def record_then_wait(key: str, path: str, max_seconds: float = 120.0) -> int:
     which process completed each one.
     """
     Execution.objects.create(key=key, worker_pid=os.getpid())
+    deadline = time.monotonic() + max_seconds
+    while not Path(path).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return os.getpid()
+
+
+@job(max_attempts=5, takes_context=True)
+def sleep_then_rerun_waits(
+    context: JobContext, key: str, seconds: float, path: str, max_seconds: float = 300.0
+) -> int:
+    """Record a run; sleep ``seconds`` on attempt 1, or on a later one wait until file ``path``
+    exists (at most ``max_seconds``); return the pid.
+
+    Lets a test hold the second run of a rescued job for as long as it needs (while the first
+    run's worker comes back and tries its late writes), and see which process completed it.
+    """
+    Execution.objects.create(key=key, attempt=context.attempt, worker_pid=os.getpid())
+    if context.attempt == 1:
+        time.sleep(seconds)
+        return os.getpid()
     deadline = time.monotonic() + max_seconds
     while not Path(path).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
