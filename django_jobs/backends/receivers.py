@@ -94,10 +94,22 @@ def _send_failed(signal: Any, sender: Any, result: Any, dead_job: DeadJob) -> No
         signal.send(sender=sender, task_result=result)
 
 
+#: Task path -> its django task, or None for a task of another kind (paths that name no task
+#: are not kept: the task may be registered later).
+_KINDS: dict[str, Any] = {}
+
+
 def _django_task(path: str) -> Any:
-    """Return the ``django.tasks`` task at ``path``, or None for anything else (cached look-up)."""
+    """Return the ``django.tasks`` task at ``path``, or None for anything else.
+
+    Remembered per path once the path names a task: the worker asks for every job it starts and
+    finishes, and a path names the same registered task for the life of the process.
+    """
+    if path in _KINDS:
+        return _KINDS[path]
     try:
         found = registry.load(path)
     except UnknownTaskError:
         return None
-    return found if is_django_task(found) else None
+    _KINDS[path] = task = found if is_django_task(found) else None
+    return task
