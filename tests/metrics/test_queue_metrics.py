@@ -129,16 +129,17 @@ def test_a_bad_hook_path_is_a_configuration_error_at_request_time(client):
 
 @pytest.mark.postgres
 @pytest.mark.django_db
-def test_a_scrape_runs_three_queries_and_one_capped_count_per_queue(
+def test_a_scrape_runs_four_queries_and_one_capped_count_per_queue(
     django_assert_max_num_queries,
 ):
-    # The queued rows, the running rows, the loose index scan of dead queues, and one dead count
-    # per queue, stopped at DEAD_COUNT_CAP; not the dashboard's last-hour range over done jobs.
+    # The queued rows, the running rows, the paused queues, the loose index scan of dead queues,
+    # and one dead count per queue, stopped at DEAD_COUNT_CAP; not the dashboard's last-hour
+    # range over done jobs.
     from django_jobs.metrics.collector import QueueCollector
 
     tasks.add.enqueue(1, 2)
     tasks.send_mail_task.enqueue("a@example.com")
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         list(QueueCollector().collect())
 
 
