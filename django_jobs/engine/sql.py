@@ -7,6 +7,8 @@ of django-jobs never asks which database it runs on for a write.
 from __future__ import annotations
 
 import functools
+import logging
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -119,7 +121,9 @@ def execute_returning(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     the client-side quoting of Django's): a batch's id and token arrays are sent as two values
     instead of being spelled out in the SQL text, which costs the worker most of a batch's time
     otherwise. Nothing is prepared (``prepare=False``), so it works behind PgBouncer in
-    transaction mode. Database errors come out as Django's, as from ``cursor.execute``.
+    transaction mode. Database errors come out as Django's, as from ``cursor.execute``. Where
+    Django logs queries (``DEBUG``, ``assertNumQueries``) the statement is logged as its own
+    cursors' are.
     """
     connection = wrapper()
     if connection.vendor != "postgresql":
@@ -131,6 +135,8 @@ def execute_returning(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         # The project's execute wrappers (query logging, tracing) still see the statement.
         execute: Any = _server_bound_execute
+        if connection.queries_logged:  # DEBUG, assertNumQueries, CaptureQueriesContext
+            execute = functools.partial(_logged_execute, execute)
         for wrap in reversed(connection.execute_wrappers):
             execute = functools.partial(wrap, execute)
         execute(sql, params, False, {"connection": connection, "cursor": cursor})
@@ -138,4 +144,45 @@ def execute_returning(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
 
 
 def _server_bound_execute(sql: str, params: Any, many: bool, context: dict[str, Any]) -> None:
-    context["cursor"].execute(sql, params, prepare=False)
+    cursor = context["cursor"]
+    if _begin_pending(cursor.connection):
+        # psycopg opens the transaction with a BEGIN it sends first and waits for; in a pipeline
+        # BEGIN and the statement travel together: one round trip instead of two.
+        with cursor.connection.pipeline():
+            cursor.execute(sql, params, prepare=False)
+        return
+    cursor.execute(sql, params, prepare=False)
+
+
+def _begin_pending(connection: psycopg.Connection[Any]) -> bool:
+    # Outside autocommit with no transaction open yet: the first statement of an atomic() block.
+    return (
+        not connection.autocommit
+        and connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        and psycopg.Pipeline.is_supported()
+    )
+
+
+def _logged_execute(
+    execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> None:
+    # As Django's CursorDebugWrapper: into connection.queries_log, and the django.db.backends log.
+    connection = context["connection"]
+    start = time.monotonic()
+    try:
+        execute(sql, params, many, context)
+    finally:
+        duration = time.monotonic() - start
+        try:
+            text = connection.ops.compose_sql(sql, params)
+        except Exception:  # a value only the server-side binding can send
+            text = sql
+        connection.queries_log.append({"sql": text, "time": f"{duration:.3f}"})
+        logging.getLogger("django.db.backends").debug(
+            "(%.3f) %s; args=%s; alias=%s",
+            duration,
+            text,
+            params,
+            connection.alias,
+            extra={"duration": duration, "sql": text, "params": params, "alias": connection.alias},
+        )
