@@ -233,13 +233,19 @@ def enqueue_calls(
 
 
 def _encode_item(index: int, call: Any) -> tuple[str, str]:
-    if isinstance(call, str | bytes) or not isinstance(call, Sequence | Mapping):
+    kind = type(call)
+    if kind is tuple or kind is list:
+        args, kwargs = call, {}
+    elif kind is dict:
+        args, kwargs = (), call
+    elif isinstance(call, str | bytes) or not isinstance(call, Sequence | Mapping):
         raise InvalidJobOptionsError(
             f"Item {index} of calls is {type(call).__name__} {call!r:.40}; each item must be "
             "a tuple or list of positional arguments or a dict of keyword arguments, e.g. "
             "[('a@example.com',), ('b@example.com',)]."
         )
-    args, kwargs = ((), call) if isinstance(call, Mapping) else (call, {})
+    else:
+        args, kwargs = ((), call) if isinstance(call, Mapping) else (call, {})
     try:
         return validation.encode_call(args, kwargs, max_bytes=jobs_settings.MAX_ARGUMENTS_BYTES)
     except SerializationError as exc:

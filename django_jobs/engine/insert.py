@@ -216,7 +216,8 @@ def _build(connection: BaseDatabaseWrapper) -> _Statement:
     )
     unnest_sql = (
         f"INSERT INTO {table} ({columns}) SELECT {select} "
-        "FROM unnest(%s::jsonb[], %s::jsonb[]) WITH ORDINALITY AS c(args, kwargs, n) "
+        # %b: the arrays travel in binary, length-prefixed, instead of quoted text.
+        "FROM unnest(%b::jsonb[], %b::jsonb[]) WITH ORDINALITY AS c(args, kwargs, n) "
         "ORDER BY c.n RETURNING id"
     )
     return _Statement(

@@ -144,23 +144,7 @@ def execute_returning(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
 
 
 def _server_bound_execute(sql: str, params: Any, many: bool, context: dict[str, Any]) -> None:
-    cursor = context["cursor"]
-    if _begin_pending(cursor.connection):
-        # psycopg opens the transaction with a BEGIN it sends first and waits for; in a pipeline
-        # BEGIN and the statement travel together: one round trip instead of two.
-        with cursor.connection.pipeline():
-            cursor.execute(sql, params, prepare=False)
-        return
-    cursor.execute(sql, params, prepare=False)
-
-
-def _begin_pending(connection: psycopg.Connection[Any]) -> bool:
-    # Outside autocommit with no transaction open yet: the first statement of an atomic() block.
-    return (
-        not connection.autocommit
-        and connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-        and psycopg.Pipeline.is_supported()
-    )
+    context["cursor"].execute(sql, params, prepare=False)
 
 
 def _logged_execute(

@@ -222,7 +222,6 @@ def test_a_bad_row_of_enqueue_many_raises_before_any_sql(statements):
 
 @pytest.mark.django_db(transaction=True)
 def test_enqueue_opening_a_transaction_returns_and_commits_the_stored_row():
-    # The first statement of an atomic() block travels with its BEGIN (sql.execute_returning).
     with transaction.atomic():
         job = tasks.add.enqueue(1, 2)
         also = tasks.add.enqueue(3, 4)
