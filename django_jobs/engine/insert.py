@@ -13,6 +13,7 @@ of the row would build it: its fields equal the stored row's.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,15 @@ KEY_SETTLE_ATTEMPTS = 3
 
 #: The fields a caller always gives (the call); the others take their model default when absent.
 CALL_FIELDS = ("args", "kwargs")
+OPTION_FIELDS = (
+    "task_path",
+    "queue",
+    "priority",
+    "max_attempts",
+    "timeout_seconds",
+    "backoff_base_seconds",
+    "backoff_max_seconds",
+)
 
 
 def insert_job(job: Job) -> tuple[Job, bool]:
@@ -122,12 +132,14 @@ def insert_jobs(template: Mapping[str, Any], calls: Sequence[tuple[str, str]]) -
     return ids
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # hashed by identity, for prepared()'s cache
 class _Statement:
     """The INSERT of one job for one database: SQL, fields in model order, prepared defaults."""
 
     fields: tuple[Any, ...]  # Job's concrete fields but the primary key, in model order
     json_fields: frozenset[str]
+    datetime_fields: frozenset[str]
+    option_fields: frozenset[str]  # values that repeat from job to job
     defaults: dict[str, Any]  # prepared parameter of each field's default
     sql: str
     unnest_sql: str
@@ -157,12 +169,26 @@ class _Statement:
                 row.append(value)
                 if name in self.json_fields:
                     params.append(None if value is None else json.dumps(value))
+                elif name in self.datetime_fields:
+                    # What DateTimeField prepares an aware datetime into, without its checks.
+                    params.append(connection.ops.adapt_datetimefield_value(value))
+                elif name in self.option_fields:
+                    params.append(self.prepared(name, value))
                 else:
                     params.append(field.get_db_prep_save(value, connection))
             else:
                 params.append(self.defaults[name])
                 row.append(field.get_default())
         return params, row
+
+    @functools.lru_cache(maxsize=1024, typed=True)  # noqa: B019 (statements live as long as the process)
+    def prepared(self, name: str, value: Any) -> Any:
+        """Return ``value`` of option field ``name`` prepared for the database (cached).
+
+        The options of a task repeat from job to job; each distinct value is prepared once.
+        """
+        field = next(f for f in self.fields if f.attname == name)
+        return field.get_db_prep_save(value, sql.wrapper())
 
     def job(self, job_id: int, row: list[Any]) -> Job:
         """Return the saved ``Job`` of ``row`` (``bind``'s field values) with id ``job_id``."""
@@ -223,6 +249,10 @@ def _build(connection: BaseDatabaseWrapper) -> _Statement:
     return _Statement(
         fields=fields,
         json_fields=json_fields,
+        datetime_fields=frozenset(
+            f.attname for f in fields if f.get_internal_type() == "DateTimeField"
+        ),
+        option_fields=frozenset(OPTION_FIELDS),
         defaults=defaults,
         sql=f"INSERT INTO {table} ({columns}) VALUES {row_sql} RETURNING id",
         unnest_sql=unnest_sql,
