@@ -11,6 +11,9 @@ Each round measures, in turn and against the same database:
 
 - pgbench: ``pgbench -n -c 1 -T <seconds>`` running ``INSERT INTO bench_insert (v) VALUES (1)``,
   a one-row INSERT into a small table, one transaction each: what one client can commit;
+- pgbench again, on the row enqueue writes, as ``BEGIN; INSERT INTO django_jobs_job ...;
+  COMMIT``: the same three round trips as ``atomic()`` around an enqueue, with the job table's
+  indexes and its NOTIFY trigger, and no Python: the floor of enqueue per transaction;
 - enqueue per transaction: ``with transaction.atomic(): task.enqueue()``, 2,000 times;
 - enqueue in one transaction: 10,000 ``task.enqueue()`` calls inside one ``atomic()`` block;
 - ``enqueue_many`` in chunks of 1,000: 20 calls of 1,000 jobs each, each its own transaction.
@@ -39,6 +42,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/django_jobs_enqueue_bench"
 INSERT_SQL = "INSERT INTO bench_insert (v) VALUES (1);\n"
+#: The row enqueue writes, as plain SQL: what the server alone needs for one job.
+JOB_SQL = (
+    "INSERT INTO django_jobs_job (task_path, args, kwargs, queue, priority, run_at, status, "
+    "attempts, max_attempts, enqueued_at, worker_id, errors, progress_message) VALUES "
+    "('benchmarks.enqueue_tasks.noop', '[1]', '{\"b\":\"x\"}', 'default', 0, now(), 'queued', "
+    "0, 20, now(), '', '[]', '') RETURNING id;\n"
+)
+JOB_TRANSACTION_SQL = f"BEGIN;\n{JOB_SQL}COMMIT;\n"
 
 sys.path.insert(0, str(ROOT))
 
@@ -72,7 +83,8 @@ def ensure_database() -> None:
         host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"],
         password=db["PASSWORD"] or None, dbname="postgres", autocommit=True,
     ) as conn:  # fmt: skip
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
+        exists = "SELECT 1 FROM pg_database WHERE datname = %s"
+        if not conn.execute(exists, [db["NAME"]]).fetchone():
             conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
 
 
@@ -86,14 +98,14 @@ def reset() -> None:
         cursor.execute("ANALYZE bench_insert")
 
 
-def pgbench_tps(seconds: int) -> float:
-    """Return pgbench's transactions per second for the one-row INSERT, one client."""
+def pgbench_tps(seconds: int, script_text: str = INSERT_SQL) -> float:
+    """Return pgbench's transactions per second running ``script_text``, one client."""
     from django.db import connection
 
     db = connection.settings_dict
     env = {**os.environ, "PGPASSWORD": db["PASSWORD"] or ""}
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
-        script.write(INSERT_SQL)
+        script.write(script_text)
         script.flush()
         command = ["pgbench", "-n", "-c", "1", "-T", str(seconds), "-f", script.name,
                    "-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432),
@@ -128,7 +140,7 @@ def one_transaction(task, count: int) -> float:
 
 
 def many_in_chunks(task, count: int, chunk: int = 1_000) -> float:
-    """Return jobs/s for ``enqueue_many`` of ``count`` jobs in calls of ``chunk`` (each committed)."""
+    """Return jobs/s for ``enqueue_many`` of ``count`` jobs in committed calls of ``chunk``."""
     import django_jobs
 
     calls = [(i, {"n": i}) for i in range(chunk)]
@@ -189,12 +201,17 @@ def main() -> None:
     figures: dict[str, list[float]] = {}
     measures: list[tuple[str, Callable[[], float]]] = [
         ("pgbench one-row INSERT, 1 client", lambda: pgbench_tps(options.seconds)),
+        (
+            "pgbench job row, BEGIN/INSERT/COMMIT",
+            lambda: pgbench_tps(options.seconds, JOB_TRANSACTION_SQL),
+        ),
         ("enqueue, one per transaction", lambda: per_transaction(task, 2_000)),
         ("enqueue, 10,000 in one transaction", lambda: one_transaction(task, 10_000)),
         ("enqueue_many, chunks of 1,000", lambda: many_in_chunks(task, 20_000)),
     ]
     load = os.getloadavg()[0]
-    print(f"{os.cpu_count()} cores, load average {load:.1f}; database {connection.settings_dict['NAME']}")
+    name = connection.settings_dict["NAME"]
+    print(f"{os.cpu_count()} cores, load average {load:.1f}; database {name}")
     per_transaction(task, 200)  # warm up
     for number in range(options.rounds):
         for name, measure in measures:
@@ -209,6 +226,10 @@ def main() -> None:
         figures["pgbench one-row INSERT, 1 client"]
     )
     print(f"  {'enqueue per transaction / pgbench':<40} {ratio:>10.0%}")
+    floor = statistics.median(figures["enqueue, one per transaction"]) / statistics.median(
+        figures["pgbench job row, BEGIN/INSERT/COMMIT"]
+    )
+    print(f"  {'... / pgbench job row transaction':<40} {floor:>10.0%}")
 
 
 if __name__ == "__main__":

@@ -111,7 +111,12 @@ def call_values(
     )
     values = dict(
         options(
-            queue, priority, max_attempts, timeout_seconds, backoff_base_seconds, backoff_max_seconds
+            queue,
+            priority,
+            max_attempts,
+            timeout_seconds,
+            backoff_base_seconds,
+            backoff_max_seconds,
         )
     )
     now = timezone.now()
@@ -137,7 +142,8 @@ def options(
     options (``typed``: ``True`` is not taken for ``1``) until ``DJANGO_JOBS`` changes; a bad
     value raises ``InvalidJobOptionsError`` every time (errors are not cached).
     """
-    given = (queue, priority, max_attempts, timeout_seconds, backoff_base_seconds, backoff_max_seconds)
+    given: tuple[Any, ...] = (queue, priority, max_attempts, timeout_seconds)
+    given += (backoff_base_seconds, backoff_max_seconds)
     try:
         hash(given)
     except TypeError:  # an unhashable (so invalid) value: let its validator say what is wrong
@@ -233,6 +239,8 @@ def enqueue_calls(
 
 
 def _encode_item(index: int, call: Any) -> tuple[str, str]:
+    args: Sequence[Any]
+    kwargs: Mapping[str, Any]
     kind = type(call)
     if kind is tuple or kind is list:
         args, kwargs = call, {}

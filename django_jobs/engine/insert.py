@@ -45,7 +45,7 @@ OPTION_FIELDS = (
 
 
 def insert_job(job: Job) -> tuple[Job, bool]:
-    """INSERT unsaved ``job``; return ``(saved_job, True)``, or ``(live_job, False)`` for a held key.
+    """INSERT unsaved ``job``; return ``(saved_job, True)``, or ``(live_job, False)`` if held.
 
     ``job``'s field values are stored as they are (JSON fields encoded as ``JSONField`` does);
     the job returned is a new instance holding the same values and the row's id.
@@ -92,7 +92,9 @@ def _insert_or_get_live(
             if existing is not None:
                 return existing, False
             # the holder finished in between: the key is free again
-    raise InvalidJobOptionsError(f"Could not settle idempotency key {key!r}: it kept changing hands.")
+    raise InvalidJobOptionsError(
+        f"Could not settle idempotency key {key!r}: it kept changing hands."
+    )
 
 
 def insert_jobs(template: Mapping[str, Any], calls: Sequence[tuple[str, str]]) -> list[int]:
@@ -113,10 +115,11 @@ def insert_jobs(template: Mapping[str, Any], calls: Sequence[tuple[str, str]]) -
     params, _ = statement.bind(shared, {"args": "[]", "kwargs": "{}"})
     names = [f.attname for f in statement.fields]
     if sql.postgresql():
-        constant = [p for name, p in zip(names, params) if name not in CALL_FIELDS]
+        constant = [p for name, p in zip(names, params, strict=True) if name not in CALL_FIELDS]
         arrays = [[a for a, _ in calls], [k for _, k in calls]]
         # WITH ORDINALITY and ORDER BY keep the ids in the order of ``calls``.
-        return [job_id for (job_id,) in sql.execute_returning(statement.unnest_sql, [*constant, *arrays])]
+        rows = sql.execute_returning(statement.unnest_sql, [*constant, *arrays])
+        return [job_id for (job_id,) in rows]
     ids: list[int] = []
     at = names.index("args"), names.index("kwargs")
     limit = sql.wrapper().features.max_query_params or 999
@@ -128,7 +131,8 @@ def insert_jobs(template: Mapping[str, Any], calls: Sequence[tuple[str, str]]) -
             row = list(params)
             row[at[0]], row[at[1]] = args, kwargs
             values += row
-        ids += [job_id for (job_id,) in sql.execute_returning(statement.many_sql(len(chunk)), values)]
+        rows = sql.execute_returning(statement.many_sql(len(chunk)), values)
+        ids += [job_id for (job_id,) in rows]
     return ids
 
 
@@ -137,6 +141,7 @@ class _Statement:
     """The INSERT of one job for one database: SQL, fields in model order, prepared defaults."""
 
     fields: tuple[Any, ...]  # Job's concrete fields but the primary key, in model order
+    field_names: tuple[str, ...]  # "id", then the fields' names: a row of Job.from_db
     json_fields: frozenset[str]
     datetime_fields: frozenset[str]
     option_fields: frozenset[str]  # values that repeat from job to job
@@ -194,7 +199,7 @@ class _Statement:
         """Return the saved ``Job`` of ``row`` (``bind``'s field values) with id ``job_id``."""
         from ..models import Job
 
-        return Job.from_db(sql.alias(), None, [job_id, *row])
+        return Job.from_db(sql.alias(), self.field_names, [job_id, *row])
 
     def many_sql(self, count: int) -> str:
         """Return a multi-row INSERT of ``count`` rows returning their ids (not PostgreSQL)."""
@@ -232,13 +237,14 @@ def _build(connection: BaseDatabaseWrapper) -> _Statement:
     }
     quote = connection.ops.quote_name
     table = quote(str(Job._meta.db_table))
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(str(f.column)) for f in fields)
     # JSON travels as text; PostgreSQL is told it is jsonb (a server-bound str is "unknown").
     jsonb = connection.vendor == "postgresql"
     marks = ["%s::jsonb" if jsonb and f.attname in json_fields else "%s" for f in fields]
     row_sql = f"({', '.join(marks)})"
     select = ", ".join(
-        f"c.{f.attname}" if f.attname in CALL_FIELDS else mark for f, mark in zip(fields, marks)
+        f"c.{f.attname}" if f.attname in CALL_FIELDS else mark
+        for f, mark in zip(fields, marks, strict=True)
     )
     unnest_sql = (
         f"INSERT INTO {table} ({columns}) SELECT {select} "
@@ -248,6 +254,7 @@ def _build(connection: BaseDatabaseWrapper) -> _Statement:
     )
     return _Statement(
         fields=fields,
+        field_names=("id", *(f.attname for f in fields)),
         json_fields=json_fields,
         datetime_fields=frozenset(
             f.attname for f in fields if f.get_internal_type() == "DateTimeField"

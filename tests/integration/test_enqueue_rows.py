@@ -51,9 +51,7 @@ def test_returned_job_has_the_stored_rows_fields():
     run_at = timezone.now() + dt.timedelta(minutes=5)
     jobs = [
         tasks.add.enqueue(1, b={"nested": [1, 2.5, None, "é"]}),
-        tasks.add.using(run_at=run_at, priority=-3, queue="low", max_attempts=4).enqueue(
-            2, (3, 4)
-        ),
+        tasks.add.using(run_at=run_at, priority=-3, queue="low", max_attempts=4).enqueue(2, (3, 4)),
         tasks.add.using(idempotency_key="rows-1", timeout_seconds=30).enqueue(),
         enqueue_job(
             "tests.tasks.add", [5], {"k": None}, backoff_base_seconds=1.5, backoff_max_seconds=9.0
@@ -211,7 +209,7 @@ def test_a_bad_row_of_enqueue_many_raises_before_any_sql(statements):
     good = [(i, i) for i in range(1_500)]
     with transaction.atomic():
         statements.sql.clear()
-        with pytest.raises(SerializationError, match="Item 1501 of calls: .*NUL"):
+        with pytest.raises(SerializationError, match=r"Item 1501 of calls: .*NUL"):
             django_jobs.enqueue_many(tasks.add, [*good, (1, 1), ("a\x00b",)])
         with pytest.raises(InvalidJobOptionsError, match="Item 3 of calls"):
             django_jobs.enqueue_many(tasks.add, [*good[:3], "not a call"])
