@@ -50,10 +50,11 @@ package: venv
 # server), then SQLite.
 test: lint docs package test-pg test-sqlite
 
-# django-jobs and django-tasks-db side by side on PostgreSQL (benchmarks/README.md); about 20
-# minutes, BENCH_ARGS=--quick about 6. DATABASE_URL picks the server and database.
+# django-jobs beside pgqueuer, Procrastinate and django-tasks-db on PostgreSQL (benchmarks/README.md);
+# BENCH_ARGS=--quick for a smaller run, "--only NAME" for one figure. DATABASE_URL picks the database.
 bench: venv
-	@$(BIN)/python -c "import django_tasks_db" 2>/dev/null || $(BIN)/python -m pip install --quiet --group bench
+	@$(BIN)/python -c "import django_tasks_db, pgqueuer, procrastinate, asyncpg, uvloop" 2>/dev/null \
+		|| $(BIN)/python -m pip install --quiet --group bench
 	$(BIN)/python benchmarks/compare.py $(BENCH_ARGS)
 
 # The whole chaos suite CHAOS_RUNS times in a row (default 5) beside a CPU

@@ -32,4 +32,4 @@ INSTALLED_APPS = [
 ]
 
 # django.tasks goes to django-tasks-db; django-jobs' @job tasks use django-jobs directly.
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "a", "b"]}}

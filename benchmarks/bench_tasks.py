@@ -1,16 +1,20 @@
-"""The tasks ``compare.py`` runs: each one as a django-jobs ``@job`` and as a ``@task``.
+"""The tasks ``compare.py`` runs for the two Django tools: a ``@job`` and a ``@task`` of each kind.
 
-Import only after Django is set up: ``@task`` checks its backend at decoration time.
+Kinds (``benchmarks.peers.base.KINDS``): ``noop`` does nothing; ``mark`` records its start time
+under its key (``benchmarks.marks``); ``sleep`` sleeps 50 ms in a plain function; ``asleep``
+sleeps 50 ms as an ``async def``. Import only after Django is set up: ``@task`` checks its
+backend at decoration time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from django.tasks import task
 
+from benchmarks.marks import mark
 from django_jobs import job
-from django_jobs.worker.memory import rss_bytes
 
 
 @job
@@ -19,15 +23,21 @@ def jobs_noop() -> None:
 
 
 @job
-def jobs_now() -> float:
-    """Return ``time.time()`` when the job starts, for pickup latency."""
-    return time.time()
+def jobs_mark(key: str) -> None:
+    """Record ``time.time()`` as this job's first line runs, for pickup latency."""
+    mark(key)
 
 
 @job
-def jobs_rss() -> int:
-    """Return the worker process's resident memory in bytes."""
-    return rss_bytes()
+def jobs_sleep() -> None:
+    """Wait 50 ms as I/O would, in the worker's thread."""
+    time.sleep(0.05)
+
+
+@job
+async def jobs_asleep() -> None:
+    """Wait 50 ms as async I/O would."""
+    await asyncio.sleep(0.05)
 
 
 @task
@@ -36,12 +46,22 @@ def tasks_noop() -> None:
 
 
 @task
-def tasks_now() -> float:
-    """Return ``time.time()`` when the task starts, for pickup latency."""
-    return time.time()
+def tasks_mark(key: str) -> None:
+    """Record ``time.time()`` as this task's first line runs, for pickup latency."""
+    mark(key)
 
 
 @task
-def tasks_rss() -> int:
-    """Return the worker process's resident memory in bytes."""
-    return rss_bytes()
+def tasks_sleep() -> None:
+    """Wait 50 ms as I/O would."""
+    time.sleep(0.05)
+
+
+@task
+async def tasks_asleep() -> None:
+    """Wait 50 ms as async I/O would."""
+    await asyncio.sleep(0.05)
+
+
+JOBS = {"noop": jobs_noop, "mark": jobs_mark, "sleep": jobs_sleep, "asleep": jobs_asleep}
+TASKS = {"noop": tasks_noop, "mark": tasks_mark, "sleep": tasks_sleep, "asleep": tasks_asleep}

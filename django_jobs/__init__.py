@@ -1,7 +1,8 @@
 """django-jobs: durable background jobs for Django, stored in PostgreSQL through the ORM.
 
 The public API: ``job`` (decorator), ``enqueue``/``aenqueue``, ``Task``, ``JobContext``,
-``get_status`` and the exceptions. Importing the package reads no settings and touches no models.
+``get_status``, ``pause_queue``/``resume_queue``/``paused_queues`` and the exceptions. Importing
+the package reads no settings and touches no models.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .task import Task, aenqueue, enqueue, enqueue_many, job
 
 if TYPE_CHECKING:
     from .context import JobContext
+    from .pause import pause_queue, paused_queues, resume_queue
     from .status import get_status
 
 __version__ = "0.1.0"
@@ -49,11 +51,17 @@ __all__ = [
     "enqueue_many",
     "get_status",
     "job",
+    "pause_queue",
+    "paused_queues",
+    "resume_queue",
 ]
 
 _LAZY = {
     "JobContext": "context",
     "get_status": "status",
+    "pause_queue": "pause",
+    "paused_queues": "pause",
+    "resume_queue": "pause",
 }
 
 

@@ -56,6 +56,7 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
     errors.extend(_check_status_permission())
     errors.extend(_check_retention())
     errors.extend(_check_metrics())
+    errors.extend(_check_listen_url())
     return errors
 
 
@@ -104,6 +105,12 @@ def _check_values() -> list[Any]:
     )
     for name in ("MAX_ARGUMENTS_BYTES", "MAX_RESULT_BYTES"):
         errors += _problem("E012", name, functools.partial(validation.check_max_bytes, name=name))
+    if not isinstance(jobs_settings.ASYNC_COMMIT, bool):
+        errors.append(
+            _error("E013", f"DJANGO_JOBS['ASYNC_COMMIT'] must be True or False, got "
+                   f"{jobs_settings.ASYNC_COMMIT!r:.80}.",
+                   "True (the default) or False; see docs/reference/settings.md.")
+        )  # fmt: skip
     return errors
 
 
@@ -228,6 +235,78 @@ def _check_metrics() -> list[Any]:
                    'Generate one: python -c "import secrets; print(secrets.token_urlsafe(32))"')
         )  # fmt: skip
     return errors
+
+
+LISTEN_HINT = (
+    "Set it to a direct connection to the default database, e.g. "
+    "'postgres://app@db.internal:5432/app', or to None to listen on the default database's "
+    "settings (the worker polls when they lead through a pooler)."
+)
+
+
+def _check_listen_url() -> list[Any]:
+    url = jobs_settings.LISTEN_DATABASE_URL
+    if url is None:
+        return []
+    if not isinstance(url, str) or not url.strip():
+        return [_error("E050", f"DJANGO_JOBS['LISTEN_DATABASE_URL'] must be None or a non-empty "
+                       f"connection string, got {url!r:.80}.", LISTEN_HINT)]  # fmt: skip
+    from django.db import connections
+
+    if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
+        return [_error("E052", "DJANGO_JOBS['LISTEN_DATABASE_URL'] is set but the default "
+                       f"database is {connections[DEFAULT_DB_ALIAS].vendor}, not PostgreSQL: "
+                       "only PostgreSQL has LISTEN.", "Remove LISTEN_DATABASE_URL.")]  # fmt: skip
+    import psycopg
+
+    try:
+        psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        return [_error("E051", f"DJANGO_JOBS['LISTEN_DATABASE_URL'] is not a libpq connection "
+                       f"URL or key=value string ({str(exc).strip()}).", LISTEN_HINT)]  # fmt: skip
+    return []
+
+
+@checks.register(checks.Tags.database)
+def check_listen_database(
+    app_configs: Iterable[Any] | None = None,
+    databases: Iterable[str] | None = None,
+    **kwargs: Any,
+) -> list[Any]:
+    """Check that ``LISTEN_DATABASE_URL`` connects and hears NOTIFYs sent on ``default``.
+
+    A database check: it runs with ``manage.py check --database default`` and before
+    ``migrate``, and costs two connections and up to 5 seconds. Skipped while the settings
+    check (E050-E052) finds the value itself wrong. A URL naming another database than
+    ``default`` is only warned about (W050), without connecting: that is what a test run sees,
+    whose ``default`` is the test database.
+    """
+    from . import listen_connection
+
+    url = listen_connection.listen_url()
+    if DEFAULT_DB_ALIAS not in (databases or ()) or url is None or _check_listen_url():
+        return []
+    import psycopg
+    from django.db import OperationalError, connections
+
+    named = psycopg.conninfo.conninfo_to_dict(url).get("dbname")
+    default = connections[DEFAULT_DB_ALIAS].settings_dict["NAME"]
+    if named is not None and named != default:
+        return [checks.Warning(
+            f"DJANGO_JOBS['LISTEN_DATABASE_URL'] names database {named!r} but the default "
+            f"database is {default!r}: NOTIFY reaches only listeners of the same database, so "
+            "workers would find new jobs by polling alone.",
+            hint="Expected in a test run (the test database has its own name); elsewhere point "
+            "the URL at the default database.", id="django_jobs.W050",
+        )]  # fmt: skip
+    try:
+        problem = listen_connection.delivery_problem()
+    except (OperationalError, psycopg.OperationalError) as exc:
+        return [_error("E053", "DJANGO_JOBS['LISTEN_DATABASE_URL'] does not connect: "
+                       f"{str(exc).strip():.300}", LISTEN_HINT)]  # fmt: skip
+    if problem is not None:
+        return [_error("E054", f"DJANGO_JOBS['LISTEN_DATABASE_URL']: {problem}.", LISTEN_HINT)]
+    return []
 
 
 @checks.register(checks.Tags.database)

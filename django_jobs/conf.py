@@ -29,6 +29,10 @@ DEFAULTS: dict[str, Any] = {
     "BACKOFF_JITTER": 0.2,
     # How long an idle worker waits before looking for ready jobs again.
     "POLL_INTERVAL_SECONDS": 1.0,
+    # Where the worker LISTENs for new jobs: a libpq URL or key=value string of a direct (or
+    # session-pooled) connection to the default database. None: the default database's settings,
+    # unless they lead through a connection pooler (PgBouncer): then the worker only polls.
+    "LISTEN_DATABASE_URL": None,
     # A claim is held for LEASE_SECONDS; the worker's heartbeat renews it every HEARTBEAT_SECONDS.
     "LEASE_SECONDS": 60.0,
     "HEARTBEAT_SECONDS": 10.0,

@@ -12,6 +12,7 @@ from an index on a hot state, or from a bounded range:
 - dead: per queue, counted through the ``(queue, failed_at)`` index up to ``DEAD_COUNT_CAP`` and
   shown as "10,000+" beyond it; the dead-job list in the admin has the exact figure.
 - the size of the whole job table, on PostgreSQL, is the planner's estimate (``pg_class``).
+- paused: the small paused-queue table, read whole (one row per paused queue).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from .conf import jobs_settings
-from .models import DeadJob, Job, JobStatus
+from .models import DeadJob, Job, JobStatus, PausedQueue
 
 DEAD_COUNT_CAP = 10_000
 RECENT = timedelta(hours=1)
@@ -53,6 +54,13 @@ class QueueStats:
     done_last_hour: int = 0
     failed_last_hour: int = 0
     cancelled_last_hour: int = 0
+    paused_at: datetime | None = None
+    paused_by: str = ""
+
+    @property
+    def paused(self) -> bool:
+        """Whether workers are kept from claiming this queue's jobs (``pause_queue``)."""
+        return self.paused_at is not None
 
     def oldest_ready_age_seconds(self, now: datetime) -> float | None:
         """Seconds the oldest ready job has waited past its ``run_at``, or None when none is."""
@@ -90,9 +98,9 @@ class Dashboard:
 def collect(now: datetime | None = None) -> Dashboard:
     """Read every queue's numbers in a handful of indexed queries; return a ``Dashboard``.
 
-    Queues listed are those in ``DJANGO_JOBS['QUEUES']`` (when set) and any queue with a live,
-    recently finished or dead job. Reads only; runs no transaction of its own, so the numbers
-    may be a few milliseconds apart from one another.
+    Queues listed are those in ``DJANGO_JOBS['QUEUES']`` (when set), the paused ones, and any
+    queue with a live, recently finished or dead job. Reads only; runs no transaction of its
+    own, so the numbers may be a few milliseconds apart from one another.
     """
     started = time.perf_counter()
     now = now or timezone.now()
@@ -123,6 +131,9 @@ def backlog(now: datetime | None = None) -> list[QueueStats]:
 def _read_backlog(now: datetime, rows: _Rows, *, recent: bool) -> None:
     for queue in jobs_settings.QUEUES or ():
         rows[queue]
+    for paused in PausedQueue.objects.all():
+        stats = rows[paused.queue]
+        stats.paused_at, stats.paused_by = paused.paused_at, paused.paused_by
     _read_live(now, rows)
     _read_dead(now, rows, set(queue_names(DeadJob)) | set(rows), recent=recent)
 

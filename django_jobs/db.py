@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import (
     DEFAULT_DB_ALIAS,
@@ -141,56 +142,41 @@ def missing_tables(models: list[type[Model]], alias: str | None = None) -> list[
     return [m._meta.db_table for m in models if m._meta.db_table not in existing]
 
 
-def backend_pid(alias: str = DEFAULT_DB_ALIAS) -> int | None:
-    """Return the PostgreSQL backend pid of this thread's connection, connecting if need be; None
-    when the database is not PostgreSQL or cannot be reached."""
-    wrapper = connections[alias]
-    if wrapper.vendor != "postgresql":
-        return None
-    try:
-        wrapper.ensure_connection()
-        return int(wrapper.connection.info.backend_pid)
-    except Exception:  # unreachable or broken: nothing to report
-        return None
+#: libpq's PQTRANS_ACTIVE: a command is in progress on the connection (psycopg and psycopg2).
+TRANSACTION_STATUS_ACTIVE = 1
+
+#: How long a cancel request may take to be delivered (seconds).
+CANCEL_TIMEOUT_SECONDS = 5.0
+
+
+def statement_canceller(wrapper: BaseDatabaseWrapper) -> Callable[[], bool]:
+    """Return a function that cancels the statement ``wrapper``'s connection (a thread's, e.g.
+    ``thread_connection()`` called in that thread) runs at the time of the call.
+
+    Nothing connects here: a thread whose job never used the database has nothing to cancel,
+    and the function returns False. The function may be called from any thread; it returns
+    whether a statement was in progress and a cancel request was sent. The request carries the
+    connection's own cancel key over a new socket (libpq's cancel, psycopg's ``cancel_safe``),
+    so only this client's statement is cancelled: PostgreSQL matches the key to its backend, and
+    PgBouncer (1.18 and later) to the server connection that runs this client's transaction at
+    that moment, dropping the request when the client is between transactions.
+    ``pg_cancel_backend(pid)`` is not safe behind a pooler: the pid a client is told at login is
+    the pooler's made-up key, and the backend a transaction ran on serves other clients'
+    transactions next.
+    """
+
+    def cancel() -> bool:
+        raw = wrapper.connection
+        if raw is None or wrapper.vendor != "postgresql":
+            return False
+        return _cancel(raw)
+
+    return cancel
 
 
 def thread_connection(alias: str = DEFAULT_DB_ALIAS) -> BaseDatabaseWrapper:
     """Return this thread's connection wrapper for ``alias`` (not connecting it)."""
     return connections[alias]
-
-
-def open_backend_pid(wrapper: BaseDatabaseWrapper) -> int | None:
-    """Return the backend pid of ``wrapper``'s open PostgreSQL connection without any I/O; None
-    when it is not open or not PostgreSQL.
-
-    Safe to call from another thread than the wrapper's (it only reads the pid libpq noted at
-    connect time): the worker's main thread asks it of a slot whose job ran past its timeout.
-    """
-    raw = wrapper.connection
-    if raw is None or wrapper.vendor != "postgresql":
-        return None
-    try:
-        return int(raw.info.backend_pid) or None
-    except Exception:  # closed meanwhile
-        return None
-
-
-def cancel_backend(pid: int) -> bool:
-    """Cancel the statement PostgreSQL backend ``pid`` is running (``pg_cancel_backend``).
-
-    For a task stuck on a lock past its timeout: the statement fails with ``QueryCanceled``
-    and the task's thread gets control back. Runs on this thread's connection; returns whether
-    a statement was in progress and was signalled. PostgreSQL only.
-    """
-    with connection.cursor() as cursor:
-        # Only a statement in progress: an idle backend has nothing to cancel.
-        cursor.execute(
-            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
-            "WHERE pid = %s AND state = 'active'",
-            [pid],
-        )
-        row = cursor.fetchone()
-    return bool(row and row[0])
 
 
 def database_now(alias: str = DEFAULT_DB_ALIAS) -> datetime:
@@ -204,3 +190,15 @@ def database_now(alias: str = DEFAULT_DB_ALIAS) -> datetime:
         cursor.execute("SELECT clock_timestamp()")
         (now,) = cursor.fetchone()
     return now.astimezone(UTC)
+
+
+def _cancel(raw: Any) -> bool:
+    # Client-side state, no query: cancel only while a command is in flight on this connection.
+    if raw.closed or raw.info.transaction_status != TRANSACTION_STATUS_ACTIVE:
+        return False
+    cancel_safe = getattr(raw, "cancel_safe", None)  # psycopg >= 3.2: bounded, interruptible
+    if cancel_safe is not None:
+        cancel_safe(timeout=CANCEL_TIMEOUT_SECONDS)
+    else:
+        raw.cancel()
+    return True

@@ -1,10 +1,11 @@
-"""Job, DeadJob and ScheduleRun: the tables django-jobs keeps.
+"""Job, DeadJob, ScheduleRun and PausedQueue: the tables django-jobs keeps.
 
 A ``Job`` row is one persisted run of a task. It is ``queued`` until a worker claims it, ``running``
 while a worker holds its lease, then ``done``; or it is ``cancelled`` before it ran. A job that used
 its last attempt (or raised ``PermanentError``) leaves this table: it becomes a ``DeadJob`` row that
 keeps its original id in ``job_id``. Only the functions of ``django_jobs.engine`` change
-``status``, the lease fields or ``DeadJob`` rows.
+``status``, the lease fields or ``DeadJob`` rows. A ``PausedQueue`` row keeps workers from claiming
+its queue's jobs (``django_jobs.pause``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,16 @@ class JobQuerySet(models.QuerySet["Job"]):
     def in_queues(self, queues: Sequence[str] | None) -> JobQuerySet:
         """Jobs in any of ``queues``; ``None`` or empty means every queue."""
         return self.filter(queue__in=queues) if queues else self
+
+    def unpaused(self) -> JobQuerySet:
+        """Jobs whose queue has no ``PausedQueue`` row.
+
+        Compiles to ``NOT (queue IN (SELECT queue FROM django_jobs_pausedqueue))`` inside the
+        caller's statement: PostgreSQL reads the (tiny) paused table once per statement into a
+        hash and filters each candidate against it, so a claim built on this sees a pause that
+        committed before the claim began, on every worker, with no cache to invalidate.
+        """
+        return self.exclude(queue__in=PausedQueue.objects.values("queue"))
 
 
 class Job(models.Model):
@@ -93,6 +104,13 @@ class Job(models.Model):
                 fields=["-priority", "run_at", "id"],
                 condition=Q(status="queued"),
                 name="django_jobs_job_ready_idx",
+            ),
+            # The same for a worker that takes one queue (runworker --queue): it walks only its
+            # queue's ready rows, however many are ready in other queues.
+            models.Index(
+                fields=["queue", "-priority", "run_at", "id"],
+                condition=Q(status="queued"),
+                name="django_jobs_job_qready_idx",
             ),
             models.Index(
                 fields=["lease_expires_at"],
@@ -243,3 +261,27 @@ class MinuteRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.queue} @ {self.minute.isoformat()}: {self.done} done, {self.failed} failed"
+
+
+class PausedQueue(models.Model):
+    """A paused queue: while its row exists, no worker claims the queue's jobs.
+
+    One row per paused queue, written by ``django_jobs.pause_queue`` and deleted by
+    ``resume_queue``; the claim excludes these queues in its own statement
+    (``JobQuerySet.unpaused``). Enqueueing into a paused queue goes on as usual. ``paused_at``
+    is an aware UTC datetime; ``paused_by`` who paused it (a username, or "" when not given).
+    """
+
+    queue = models.CharField(max_length=64, primary_key=True)
+    paused_at = models.DateTimeField(default=timezone.now)
+    paused_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        ordering = ["queue"]
+        # Rows change only through pause_queue and resume_queue, behind this one permission.
+        default_permissions = ()
+        permissions = [("pause_queue", "Can pause and resume queues")]
+
+    def __str__(self) -> str:
+        by = f" by {self.paused_by}" if self.paused_by else ""
+        return f"Queue {self.queue} paused at {self.paused_at.isoformat()}{by}"

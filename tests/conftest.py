@@ -15,6 +15,9 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 
+#: Fixtures of a real PgBouncer (``pgbouncer``, ``default_through_pgbouncer``).
+pytest_plugins = ["tests.pgbouncer"]
+
 #: How long a ``manage.py`` child may take to start. Measured on this 2-core machine with a CPU
 #: hog beside the tests: a lone worker starts in 0.6-1 s, three restarting at once in up to
 #: 3.3 s each. The wait ends as soon as the child is up; only a child that never starts fails.

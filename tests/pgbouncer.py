@@ -1,158 +1,301 @@
-"""A real PgBouncer in front of the test database, for tests of what poolers do to django-jobs.
+"""A real PgBouncer in transaction pooling mode in front of the test database, for tests.
 
-``pgbouncer`` (the fixture) starts Debian's ``pgbouncer`` as a foreground subprocess with a
-temporary ini (``pool_mode=transaction`` unless the test asks otherwise through
-``start_pgbouncer``; ``auth_type=trust``; listening on 127.0.0.1 at a free port; pointing at the
-test database's server) and kills it at the end. Install it with ``apt-get install -y
-pgbouncer``; tests using it are skipped, saying so, only when the binary is not there.
+``PgBouncer`` runs Debian's ``pgbouncer`` as a child process (never as a daemon) with a
+configuration of its own in a temporary folder: transaction pooling, trust authentication, a
+free port on 127.0.0.1, and every database name mapped to the PostgreSQL the tests use, so the
+test database (``test_<name>``) is reachable through it. Its pool is small on purpose (5 server
+connections per database by default) and ``server_round_robin`` spreads transactions over all of
+them (``min_pool_size`` keeps the pool full), so that session state leaking from one transaction
+to the next shows instead of hiding behind the server connection the last transaction used.
 
-    def test_something(pgbouncer):
-        params = pgbouncer.connection_params()   # for psycopg.connect(**params)
-        settings = pgbouncer.database_settings()  # a DATABASES entry through the pooler
+Use the ``pgbouncer`` fixture (one PgBouncer for the test session) in tests; use the class
+directly for a PgBouncer of your own (``with PgBouncer(folder, pool_size=3) as bouncer:``).
+Tests are skipped when ``pgbouncer`` is not installed (``apt-get install -y pgbouncer``), except
+when ``DJANGO_JOBS_REQUIRE_PGBOUNCER=1`` (set by ``.ci/run``): then they fail.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pwd
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import psycopg
 import pytest
-from django.db import connection
 
-#: Where Debian puts the binary (not on a non-root user's PATH).
-CANDIDATES = ("pgbouncer", "/usr/sbin/pgbouncer", "/usr/bin/pgbouncer")
+#: How long PgBouncer may take to accept connections after it is started (seconds).
 START_SECONDS = 30.0
 
+#: Where Debian installs it; /usr/sbin is not on every user's PATH.
+CANDIDATES = ("pgbouncer", "/usr/sbin/pgbouncer", "/usr/bin/pgbouncer")
 
-def binary() -> str | None:
-    """Return the path of the pgbouncer executable, or None when it is not installed."""
-    for candidate in CANDIDATES:
-        found = shutil.which(candidate)
+#: The [pgbouncer] section PgBouncer runs with; ``PgBouncer(settings=...)`` overrides entries.
+SETTINGS = {
+    "listen_addr": "127.0.0.1",
+    "unix_socket_dir": "",
+    "auth_type": "trust",
+    "pool_mode": "transaction",
+    "default_pool_size": "5",
+    "reserve_pool_size": "0",
+    "server_round_robin": "1",
+    "max_client_conn": "1000",
+    "logfile": "",
+    "pidfile": "",
+}
+
+
+def executable() -> str | None:
+    """Return the path of the ``pgbouncer`` program, or None when it is not installed."""
+    for name in CANDIDATES:
+        found = shutil.which(name)
         if found:
             return found
     return None
 
 
 def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 class PgBouncer:
-    """One pgbouncer process in front of ``server_host:server_port`` (see the module doc)."""
+    """One PgBouncer process in transaction mode before PostgreSQL at ``db_host:db_port``.
 
-    def __init__(self, *, server_host: str, server_port: int, pool_mode: str = "transaction"):
-        self.host = "127.0.0.1"
-        self.port = free_port()
-        self.pool_mode = pool_mode
-        # pgbouncer refuses to run as root: it is started as postgres then, so its files must be
-        # readable by that user (pytest's tmp_path is not).
-        self.directory = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
-        self.directory.chmod(0o755)
-        users = self.directory / "users.txt"
-        users.write_text('"postgres" ""\n')
-        self.ini = self.directory / "pgbouncer.ini"
-        self.ini.write_text(
-            "[databases]\n"
-            f"* = host={server_host} port={server_port}\n"
-            "[pgbouncer]\n"
-            f"listen_addr = {self.host}\n"
-            f"listen_port = {self.port}\n"
-            "unix_socket_dir =\n"
-            "auth_type = trust\n"
-            f"auth_file = {users}\n"
-            f"pool_mode = {pool_mode}\n"
-            "ignore_startup_parameters = extra_float_digits,options\n"
-        )
-        for path in (users, self.ini):
-            path.chmod(0o644)
-        self.log = self.directory / "pgbouncer.log"
-        self.process: subprocess.Popen[bytes] | None = None
+    ``start()`` writes the configuration into ``folder`` and waits (up to ``START_SECONDS``) until
+    PgBouncer accepts connections; ``stop()`` ends it. ``url(dbname)`` is a ``DATABASE_URL``
+    through it; ``pools()`` reads its admin console's ``SHOW POOLS``. PgBouncer refuses to run as
+    root, so under root it is started with ``-u postgres`` (the user Debian's PostgreSQL runs as).
+    """
 
-    def start(self, executable: str) -> None:
-        """Start pgbouncer and wait until it accepts a connection (fails the test if it never
-        does)."""
-        command = [executable]
-        if os.geteuid() == 0:
-            command += ["-u", "postgres"]
-        with open(self.log, "wb") as out:
-            self.process = subprocess.Popen(
-                [*command, str(self.ini)], stdout=out, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            try:
-                psycopg.connect(**self.connection_params(), connect_timeout=2).close()
-                return
-            except psycopg.OperationalError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    pytest.fail(f"pgbouncer did not start:\n{self.output()}")
-                time.sleep(0.05)
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        user: str = "postgres",
+        db_host: str = "127.0.0.1",
+        db_port: int = 5432,
+        pool_size: int = 5,
+        settings: dict[str, str] | None = None,
+    ) -> None:
+        self.folder = folder
+        self.user = user
+        self.db_host, self.db_port = db_host, db_port
+        self.settings = {**SETTINGS, "default_pool_size": str(pool_size), **(settings or {})}
+        self.pool_size = int(self.settings["default_pool_size"])
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = folder / "pgbouncer.log"
+
+    def __enter__(self) -> PgBouncer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def url(self, dbname: str) -> str:
+        """Return a ``postgres://`` URL of database ``dbname`` through this PgBouncer."""
+        return f"postgres://{self.user}@127.0.0.1:{self.port}/{dbname}"
+
+    def direct_url(self, dbname: str) -> str:
+        """Return a ``postgres://`` URL of database ``dbname`` on PostgreSQL itself, not pooled."""
+        return f"postgres://{self.user}@{self.db_host}:{self.db_port}/{dbname}"
+
+    def conninfo(self, dbname: str) -> str:
+        """Return a libpq connection string of database ``dbname`` through this PgBouncer."""
+        return f"host=127.0.0.1 port={self.port} user={self.user} dbname={dbname}"
 
     def output(self) -> str:
+        """Return what PgBouncer logged so far."""
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
-    def connection_params(self) -> dict[str, Any]:
-        """Keyword arguments for ``psycopg.connect`` to the test database through pgbouncer."""
-        settings = connection.settings_dict
-        return {"host": self.host, "port": self.port, "user": settings["USER"] or "postgres",
-                "dbname": settings["NAME"]}  # fmt: skip
+    def start(self) -> None:
+        program = executable()
+        if program is None:
+            raise FileNotFoundError("pgbouncer is not installed (apt-get install -y pgbouncer)")
+        # The free port may be taken by another process before PgBouncer binds it: try again.
+        for tries_left in reversed(range(3)):
+            try:
+                self._start(program)
+                return
+            except RuntimeError:
+                if tries_left == 0 or "Address already in use" not in self.output():
+                    raise
 
-    def django_params(self) -> dict[str, Any]:
-        """Django's own connection parameters for the test database, through pgbouncer."""
-        return {**connection.get_connection_params(), "host": self.host, "port": self.port}
+    def _start(self, program: str) -> None:
+        self.port = free_port()
+        ini = self.folder / "pgbouncer.ini"
+        auth_file = self.folder / "users.txt"
+        auth_file.write_text(f'"{self.user}" ""\n')
+        ini.write_text(self._ini(auth_file))
+        command = [program, str(ini)]
+        if os.geteuid() == 0:
+            command[1:1] = ["-u", _unprivileged_user()]
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        self._wait_until_ready()
 
-    def database_settings(self) -> dict[str, Any]:
-        """A ``DATABASES`` entry for the test database through pgbouncer, with server-side
-        cursors off as Django asks for transaction pooling."""
-        return {**connection.settings_dict, "HOST": self.host, "PORT": str(self.port),
-                "DISABLE_SERVER_SIDE_CURSORS": True}  # fmt: skip
+    def _ini(self, auth_file: Path) -> str:
+        # min_pool_size keeps the pool full, so that round-robin has servers to rotate over;
+        # max_db_connections makes the pool size a hard limit however many users connect.
+        settings = {
+            **self.settings,
+            "listen_port": str(self.port),
+            "auth_file": str(auth_file),
+            "admin_users": self.user,
+            "stats_users": self.user,
+            "min_pool_size": self.settings.get("min_pool_size", str(self.pool_size)),
+            "max_db_connections": self.settings.get("max_db_connections", str(self.pool_size)),
+        }
+        lines = ["[databases]", f"* = host={self.db_host} port={self.db_port}", "", "[pgbouncer]"]
+        lines += [f"{key} = {value}" for key, value in settings.items()]
+        return "\n".join(lines) + "\n"
+
+    def _wait_until_ready(self) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"pgbouncer exited ({self.proc.returncode}):\n{self.output()}")
+            try:
+                with self.admin():
+                    return
+            except psycopg.OperationalError as exc:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(
+                        f"pgbouncer did not accept connections within {START_SECONDS}s ({exc}):"
+                        f"\n{self.output()}"
+                    ) from exc
+                time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
-        shutil.rmtree(self.directory, ignore_errors=True)
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: PgBouncer closes every connection and exits
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+    def admin(self) -> psycopg.Connection[Any]:
+        """Return a connection to PgBouncer's admin console (the ``pgbouncer`` database).
+
+        The console speaks only the simple query protocol: run statements without parameters.
+        """
+        return psycopg.connect(self.conninfo("pgbouncer"), autocommit=True, connect_timeout=5)
+
+    def show(self, what: str) -> list[dict[str, Any]]:
+        """Return the rows of the admin command ``SHOW <what>`` as dicts (``what``: POOLS...)."""
+        if not what.isalpha():
+            raise ValueError(f"not a SHOW command: {what!r}")
+        with self.admin() as conn, conn.cursor() as cursor:
+            cursor.execute(f"SHOW {what}")
+            names = [column.name for column in cursor.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def version(self) -> tuple[int, ...]:
+        """Return PgBouncer's version, e.g. ``(1, 18, 0)``."""
+        text = self.show("VERSION")[0]["version"]  # "PgBouncer 1.18.0"
+        return tuple(int(part) for part in text.split()[-1].split("."))
+
+    def pools(self, dbname: str) -> dict[str, int]:
+        """Return database ``dbname``'s pool counts: ``cl_active``, ``cl_waiting``, ``sv_*``...
+
+        ``servers`` is the number of server (PostgreSQL) connections the pool holds now, in any
+        state; ``clients`` the client connections, active or waiting for a server. All zero when
+        nobody connected to ``dbname`` yet.
+        """
+        counts = {"clients": 0, "servers": 0}
+        for row in self.show("POOLS"):
+            if row["database"] != dbname:
+                continue
+            for name, value in row.items():
+                if name.startswith(("cl_", "sv_")) and isinstance(value, int):
+                    counts[name] = counts.get(name, 0) + value
+            counts["clients"] += row["cl_active"] + row["cl_waiting"]
+            counts["servers"] += sum(v for k, v in row.items() if k.startswith("sv_"))
+        return counts
 
 
-@pytest.fixture
-def start_pgbouncer() -> Iterator[Callable[..., PgBouncer]]:
-    """Start pgbouncers in front of the test database's server: ``start(pool_mode=...)``;
-    each is killed at the end. Skips the test when pgbouncer is not installed."""
-    executable = binary()
-    if executable is None:
-        pytest.skip("pgbouncer is not installed: apt-get install -y pgbouncer")
-    if connection.vendor != "postgresql":
-        pytest.skip("pgbouncer needs PostgreSQL")
-    started: list[PgBouncer] = []
+def _unprivileged_user() -> str:
+    for name in ("postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name).pw_name
+    raise RuntimeError("pgbouncer refuses to run as root and no postgres or nobody user exists")
 
-    def start(pool_mode: str = "transaction") -> PgBouncer:
-        settings = connection.settings_dict
+
+def skip_or_fail_without_pgbouncer() -> None:
+    """Skip the test when ``pgbouncer`` is not installed; fail instead where it is required."""
+    if executable() is not None:
+        return
+    reason = "pgbouncer is not installed (Debian: apt-get install -y pgbouncer)"
+    if os.environ.get("DJANGO_JOBS_REQUIRE_PGBOUNCER") == "1":
+        pytest.fail(f"{reason}, and DJANGO_JOBS_REQUIRE_PGBOUNCER=1 requires it")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(django_db_setup: None) -> Iterator[PgBouncer]:
+    """One PgBouncer in transaction mode for the test session (pool of 5 per database).
+
+    Set up after the test database and stopped before it is dropped, so that its server
+    connections do not keep the database from being dropped.
+    """
+    skip_or_fail_without_pgbouncer()
+    from django.db import connection
+
+    settings = connection.settings_dict
+    with tempfile.TemporaryDirectory(prefix="django-jobs-pgbouncer-") as folder:
         bouncer = PgBouncer(
-            server_host=settings["HOST"] or "127.0.0.1",
-            server_port=int(settings["PORT"] or 5432),
-            pool_mode=pool_mode,
+            Path(folder),
+            user=settings["USER"] or "postgres",
+            db_host=settings["HOST"] or "127.0.0.1",
+            db_port=int(settings["PORT"] or 5432),
         )
-        started.append(bouncer)
-        bouncer.start(str(executable))
-        return bouncer
+        with bouncer:
+            yield bouncer
 
-    yield start
-    for bouncer in started:
-        bouncer.stop()
+
+@contextlib.contextmanager
+def default_through(bouncer: PgBouncer) -> Iterator[PgBouncer]:
+    """Send this process's ``default`` connections through ``bouncer`` inside the block.
+
+    Every thread's connection is built from the one settings dict, so changing its host and port
+    moves them all; the connection is closed on the way in and out, so no thread keeps a direct
+    one. The test database stays the same (PgBouncer maps every name to it).
+    """
+    from django.db import connection
+
+    settings = connection.settings_dict
+    saved = {key: settings[key] for key in ("HOST", "PORT")}
+    connection.close()
+    settings.update(HOST="127.0.0.1", PORT=str(bouncer.port))
+    try:
+        yield bouncer
+    finally:
+        connection.close()
+        settings.update(saved)
 
 
 @pytest.fixture
-def pgbouncer(start_pgbouncer: Callable[..., PgBouncer]) -> PgBouncer:
-    """A pgbouncer in transaction pooling mode in front of the test database."""
-    return start_pgbouncer("transaction")
+def default_through_pgbouncer(pgbouncer: PgBouncer, transactional_db: None) -> Iterator[PgBouncer]:
+    """The session's ``pgbouncer``, with this process's ``default`` connections through it."""
+    with default_through(pgbouncer):
+        yield pgbouncer

@@ -76,6 +76,11 @@ DJANGO_JOBS = {
 DJANGO_JOBS["SCHEDULES"] = env.json("DJANGO_JOBS_TEST_SCHEDULES", default={})
 # Any other DJANGO_JOBS keys for subprocesses, as JSON, e.g. '{"DONE_RETENTION_SECONDS": 1}'.
 DJANGO_JOBS.update(env.json("DJANGO_JOBS_TEST_OVERRIDES", default={}))
+if env("DJANGO_JOBS_TEST_POLL_INTERVAL_SECONDS", default=""):
+    DJANGO_JOBS["POLL_INTERVAL_SECONDS"] = env.float("DJANGO_JOBS_TEST_POLL_INTERVAL_SECONDS")
+# Worker subprocesses behind PgBouncer listen on a direct connection (tests/acceptance).
+if env("DJANGO_JOBS_TEST_LISTEN_DATABASE_URL", default=""):
+    DJANGO_JOBS["LISTEN_DATABASE_URL"] = env("DJANGO_JOBS_TEST_LISTEN_DATABASE_URL")
 if env("DJANGO_JOBS_TEST_QUEUES", default=""):
     DJANGO_JOBS["QUEUES"] = env.list("DJANGO_JOBS_TEST_QUEUES")
 

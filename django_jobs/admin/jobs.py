@@ -16,7 +16,7 @@ from .. import engine
 from ..models import Job, JobStatus
 from .base import ReadOnlyAdmin
 from .charts import charts_view
-from .dashboard import dashboard_view
+from .dashboard import dashboard_view, pause_view, resume_view
 from .display import short_duration
 from .filters import QueueFilter, TaskFilter
 from .inputs import object_pk
@@ -171,6 +171,16 @@ class JobAdmin(ReadOnlyAdmin):
                 "dashboard/charts.json",
                 self.admin_site.admin_view(self.charts_view),
                 name=f"{prefix}_dashboard_charts",
+            ),
+            path(
+                "dashboard/pause/",
+                self._post_view(lambda request: pause_view(self, request)),
+                name=f"{prefix}_pause_queue",
+            ),
+            path(
+                "dashboard/resume/",
+                self._post_view(lambda request: resume_view(self, request)),
+                name=f"{prefix}_resume_queue",
             ),
             path(
                 "<path:object_id>/cancel/",

@@ -17,10 +17,21 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import cancel, doctor, health, listing, prune, replay, show, stats
+from . import cancel, doctor, health, listing, pause, prune, replay, resume, show, stats
 from .output import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, Output
 
 #: The subcommand modules, in the order ``jobs --help`` lists them.
-SUBCOMMANDS: list[ModuleType] = [stats, listing, show, cancel, replay, prune, health, doctor]
+SUBCOMMANDS: list[ModuleType] = [
+    stats,
+    listing,
+    show,
+    cancel,
+    replay,
+    pause,
+    resume,
+    prune,
+    health,
+    doctor,
+]
 
 __all__ = ["EXIT_OK", "EXIT_PROBLEM", "EXIT_USAGE", "SUBCOMMANDS", "Output"]

@@ -25,8 +25,13 @@ def check(context: Context) -> list[Finding]:
 
     executor = MigrationExecutor(context.wrapper())
     loader = executor.loader
-    plan = executor.migration_plan(loader.graph.leaf_nodes(APP))
-    pending = [f"{m.app_label}.{m.name}" for m, backwards in plan if not backwards]
+    # Every ancestor of the app's leaves, not migrate's plan: that plan is empty once the leaf
+    # is recorded as applied, even when a migration before it is not.
+    applied = loader.applied_migrations or {}
+    needed = {
+        node for leaf in loader.graph.leaf_nodes(APP) for node in loader.graph.forwards_plan(leaf)
+    }
+    pending = sorted(f"{app}.{name}" for app, name in needed if (app, name) not in applied)
     on_disk = sorted(name for app, name in loader.disk_migrations if app == APP)
     unknown = sorted(
         name for app, name in loader.applied_migrations if app == APP and name not in on_disk

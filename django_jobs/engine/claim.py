@@ -33,7 +33,8 @@ def claim(
 ) -> list[Job]:
     """Claim up to ``limit`` ready jobs for ``worker_id``; return them marked running.
 
-    Ready means queued with ``run_at <= now``, in ``queues`` (all if None), taken in priority
+    Ready means queued with ``run_at <= now``, in ``queues`` (all if None) and not in a paused
+    queue (``PausedQueue``, read by this same statement), taken in priority
     (highest first), then run_at, then id order. Each claimed row gets a lease of
     ``lease_seconds`` and the batch a new ``lease_token`` that every later write about these
     jobs must present. The first ``start_first`` jobs in that order are also started, as ``start()``
@@ -121,6 +122,7 @@ def _claim_sql(
         Job.objects.using(alias)
         .ready(_NOW)
         .in_queues(queues)
+        .unpaused()
         .order_by("-priority", "run_at", "id")
         .select_for_update(skip_locked=True)
         .values("id")[:limit]

@@ -1,9 +1,12 @@
 """``Listener``: wake an idle worker the moment a job is enqueued (PostgreSQL LISTEN/NOTIFY).
 
 An AFTER INSERT trigger on the job table sends ``NOTIFY django_jobs, '<queue>'`` once per statement
-and queue; PostgreSQL delivers it at commit, never for a rolled-back job. The listener holds one
-extra connection of its own in autocommit mode. Polling stays the fallback for jobs whose run_at
-comes later, for missed notifications while reconnecting, and the only way on other databases.
+and queue; PostgreSQL delivers it at commit, never for a rolled-back job. ``resume_queue`` sends
+the same notification for the queue it resumes, so workers drain it at once. The listener holds one
+extra connection of its own in autocommit mode (``LISTEN_DATABASE_URL``, else the ``default``
+database's settings: see ``django_jobs.listen_connection``). Polling stays the fallback for jobs
+whose run_at comes later, for missed notifications while reconnecting, and the only way on other
+databases and behind a connection pooler without ``LISTEN_DATABASE_URL``.
 """
 
 from __future__ import annotations
@@ -15,11 +18,15 @@ from typing import Any
 
 from django.db import connections
 
+from .. import listen_connection
 from ..backoff import exponential
+from ..listen_connection import CHANNEL
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "django_jobs"
+
+class _Pooled(Exception):
+    """The default database is reached through a pooler and no LISTEN_DATABASE_URL is set."""
 
 
 def supported(alias: str = "default") -> bool:
@@ -31,7 +38,9 @@ class Listener:
     """Call ``wake()`` whenever a job is enqueued in one of ``queues`` (all when None).
 
     ``start()`` runs the listening loop in a daemon thread; ``stop()`` ends it within about
-    ``timeout_seconds``. Connection losses are logged and retried with capped backoff.
+    ``timeout_seconds``. Connection losses are logged and retried with capped backoff. When the
+    ``default`` database turns out to be behind a connection pooler and ``LISTEN_DATABASE_URL``
+    is not set, the thread logs a warning and ends, and ``pooled`` is set: the worker polls.
     """
 
     def __init__(
@@ -47,6 +56,7 @@ class Listener:
         self.alias = alias
         self.timeout_seconds = timeout_seconds
         self.listening = threading.Event()
+        self.pooled = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -65,6 +75,15 @@ class Listener:
             try:
                 self._listen()
                 failures = 0
+            except _Pooled:
+                self.pooled.set()
+                logger.warning(
+                    "The default database is reached through a connection pooler, where LISTEN "
+                    "loses notifications in transaction pooling mode: this worker polls every "
+                    "POLL_INTERVAL_SECONDS instead. For instant pickup set "
+                    "DJANGO_JOBS['LISTEN_DATABASE_URL'] to a direct connection to PostgreSQL."
+                )
+                return
             except Exception as exc:  # any loss of the connection: log, back off, reconnect
                 self.listening.clear()
                 failures += 1
@@ -75,10 +94,10 @@ class Listener:
                 self._stop.wait(delay)
 
     def _listen(self) -> None:
-        django_connection = connections[self.alias]
-        conn: Any = django_connection.get_new_connection(django_connection.get_connection_params())
+        conn: Any = listen_connection.connect(self.alias)
         try:
-            conn.autocommit = True
+            if listen_connection.listen_url() is None and listen_connection.behind_pooler(conn):
+                raise _Pooled
             conn.execute(f"LISTEN {CHANNEL}")
             self.listening.set()
             while not self._stop.is_set():

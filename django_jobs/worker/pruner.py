@@ -77,6 +77,9 @@ class Pruner:
             delay = 0.0
             while not self._done.wait(delay):
                 delay = self.tick()
+                if not self.leading:
+                    # A follower only asks for the role now and then: no connection held between.
+                    db.close_quietly()
         finally:
             self._give_up()
             db.close_quietly()

@@ -147,6 +147,9 @@ class Rollup(Observer):
         try:
             while not self._done.wait(self.interval_seconds):
                 self._flush_logged()
+                # One upsert every interval does not need a connection held between them: the
+                # worker's connection budget stays at its main, completer, heartbeat and listener.
+                db.close_quietly()
             self._final_flush()
         finally:
             db.close_quietly()

@@ -17,8 +17,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from django.db.backends.base.base import BaseDatabaseWrapper
-
 from .. import db
 from ..models import Job
 from .shared import Health
@@ -46,7 +44,9 @@ class Slot:
         self.index = index
         self.job: Job | None = None
         self.deadline: float | None = None
-        self._db: BaseDatabaseWrapper | None = None  # this thread's connection wrapper
+        # Cancels the statement the slot's connection runs (db.statement_canceller); set by the
+        # slot's thread as it starts, and it opens no connection.
+        self.cancel_statement: Callable[[], bool] | None = None
         self.abandoned = False
         self.crash: BaseException | None = None
         self._run_job = run_job
@@ -57,11 +57,6 @@ class Slot:
         self.thread = threading.Thread(
             target=self._run, name=f"django-jobs-slot-{index}", daemon=True
         )
-
-    @property
-    def backend_pid(self) -> int | None:
-        """The PostgreSQL backend pid of the slot's connection if it is open, else None."""
-        return None if self._db is None else db.open_backend_pid(self._db)
 
     @property
     def idle(self) -> bool:
@@ -107,7 +102,7 @@ class Slot:
 
     def _run(self) -> None:
         seen, idle_since = self._health.trouble, time.monotonic()
-        self._db = db.thread_connection()
+        self.cancel_statement = db.statement_canceller(db.thread_connection())
         try:
             while (job := self._inbox.get()) is not None:
                 if (

@@ -2,18 +2,19 @@
 
 Python cannot kill a thread. A job past its deadline is taken from its slot and recorded as
 failed with ``JobTimeoutError`` (retried or dead-lettered by its policy); a task blocked in a
-database statement (a lock wait, a slow query) has that statement cancelled with
-``pg_cancel_backend``, so its thread gets control back; a fresh slot takes the old one's place at
-once. The abandoned thread's code may still run, with its side effects, until it returns or the
-process ends; its late outcome is discarded by the lease fence and by the slot's own flag.
+database statement (a lock wait, a slow query) has that statement cancelled by a cancel request
+on its own connection (``db.statement_canceller``, safe behind PgBouncer), so its thread gets
+control back; a fresh slot takes the old one's place at once. The abandoned thread's code may
+still run, with its side effects, until it returns or the process ends; its late outcome is
+discarded by the lease fence and by the slot's own flag.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
-from .. import db
 from ..exceptions import JobTimeoutError
 from .record import Recorder
 from .slots import Pool, Slot
@@ -55,7 +56,8 @@ class Timeouts:
             enforced += 1
             self.timed_out.append(job.id)
             self._abandoned.append(slot)
-            if slot.backend_pid is not None and self._cancel_statement(slot.backend_pid, job.id):
+            cancel = slot.cancel_statement
+            if cancel is not None and self._cancel_statement(cancel, job.id):
                 # A task stuck in a statement gets control back at once: give its thread a
                 # moment to end, so it does not count as stuck (see ``stuck``).
                 slot.thread.join(CANCEL_GRACE_SECONDS)
@@ -74,9 +76,9 @@ class Timeouts:
         return enforced
 
     @staticmethod
-    def _cancel_statement(pid: int, job_id: int) -> bool:
+    def _cancel_statement(cancel: Callable[[], bool], job_id: int) -> bool:
         try:
-            return db.cancel_backend(pid)
+            return cancel()
         except Exception as exc:  # the timeout is recorded either way
             logger.warning("Job %s: could not cancel its database statement (%s)", job_id, exc)
             return False

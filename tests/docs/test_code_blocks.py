@@ -18,6 +18,7 @@ from . import test_howto_django_tasks as django_tasks
 from . import test_howto_doctor as doctor
 from . import test_howto_metrics as metrics
 from . import test_howto_operating_command as operating_command
+from . import test_howto_pause as pause
 from . import test_howto_recurring as recurring
 from . import test_howto_retention as retention
 from .pages import DOCS, page_blocks
@@ -38,6 +39,7 @@ UNCOVERED = {
     "howto/operating/charts.md": 0,
     "howto/operating/metrics.md": 0,
     "howto/operating/command.md": 0,
+    "howto/operating/pause.md": 0,
 }
 QUICKSTART_OUTPUTS = ("json", "text")
 # How-to blocks that a test runs or checks though they include no file, by the block's first line:
@@ -51,6 +53,7 @@ RUN_BY_TESTS = {
     "howto/operating/retention.md": retention.COMMANDS,
     "howto/operating/metrics.md": metrics.COMMANDS,
     "howto/operating/command.md": set(operating_command.COMMANDS),
+    "howto/operating/pause.md": pause.COMMANDS,
 }
 
 

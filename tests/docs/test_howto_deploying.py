@@ -53,7 +53,8 @@ def test_every_file_the_page_includes_is_an_example_here():
     assert {(DOCS / "howto" / path).resolve() for path in included} == {
         EXAMPLES / name
         for name in ("jobs-worker@.service", "worker-mail.yaml", "autovacuum_migration.py",
-                     "prune_by_hand.py", "jobs.py", "settings_snippet.py")
+                     "prune_by_hand.py", "jobs.py", "settings_snippet.py",
+                     "pgbouncer_settings.py", "pgbouncer.ini")
     }  # fmt: skip
 
 

@@ -151,7 +151,7 @@ def test_the_pruner_deletes_each_kind_past_its_retention_and_nothing_live(retent
     worker = pruner("w1")
     worker.tick()
     assert worker.leading
-    assert worker.deleted == {"done": 1, "cancelled": 1, "dead": 1, "schedule_run": 1}
+    assert worker.deleted == {"done": 1, "cancelled": 1, "dead": 1, "schedule_run": 1, "rollup": 0}
     assert remaining(Job) == {j.pk for j in keep}
     assert remaining(DeadJob) == {kept_dead.pk}
     assert remaining(ScheduleRun) == {newest.pk}
@@ -163,7 +163,7 @@ def test_a_retention_of_none_keeps_that_kind_forever(retention):
     job(JobStatus.CANCELLED, 3000 * DAY)
     worker = pruner("w1")
     worker.tick()
-    assert worker.deleted == {"cancelled": 1, "schedule_run": 0}
+    assert worker.deleted == {"cancelled": 1, "schedule_run": 0, "rollup": 0}
     assert remaining(Job) == {old_done.pk} and remaining(DeadJob) == {old_dead.pk}
 
 

@@ -184,3 +184,10 @@ def test_every_check_id_in_the_code_is_documented_once_in_checks_md():
     assert in_code, "the scan found no ids"
     assert sorted(in_code - set(documented)) == []
     assert sorted(set(documented) - in_code) == []
+
+
+def test_a_listen_url_is_refused_unless_the_database_is_postgresql():
+    from django.db import connection
+
+    found = ids(LISTEN_DATABASE_URL="postgres://app@db.internal:5432/app")
+    assert found == ([] if connection.vendor == "postgresql" else ["django_jobs.E052"])
