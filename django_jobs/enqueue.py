@@ -14,12 +14,14 @@ it belongs to.
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.core.signals import setting_changed
 from django.db import transaction
+from django.dispatch import receiver
 from django.utils import timezone
 
 from . import validation
@@ -55,9 +57,11 @@ def enqueue_job(
     change reaches queued jobs); ``run_at`` is an aware datetime (default: now). With an
     ``idempotency_key`` already held by a queued or running job, that job is returned and
     nothing is inserted. Raises ``SerializationError`` or ``InvalidJobOptionsError`` before any
-    SQL; sends ``job_enqueued`` after the INSERT, inside the caller's transaction.
+    SQL; sends ``job_enqueued`` after the INSERT, inside the caller's transaction, if it has
+    receivers. One statement (one round trip) without an idempotency key; with one, the
+    INSERT runs in a savepoint (see ``engine.insert_call``).
     """
-    job = build_job(
+    values, encoded = call_values(
         path,
         args,
         kwargs or {},
@@ -70,17 +74,18 @@ def enqueue_job(
         backoff_base_seconds=backoff_base_seconds,
         backoff_max_seconds=backoff_max_seconds,
     )
-    from .engine import insert_job  # the engine imports models: not at this module's import
+    from .engine import insert_call  # the engine imports models: not at this module's import
 
-    job, inserted = insert_job(job)
+    job, inserted = insert_call(values, encoded)
     if inserted:
         from .models import Job
 
-        job_enqueued.send(sender=Job, job=job)
+        if job_enqueued.has_listeners(Job):
+            job_enqueued.send(sender=Job, job=job)
     return job  # when not inserted: the live job holding the key
 
 
-def build_job(
+def call_values(
     path: str,
     args: Sequence[Any],
     kwargs: Mapping[str, Any],
@@ -93,66 +98,103 @@ def build_job(
     idempotency_key: str | None,
     backoff_base_seconds: float | None = None,
     backoff_max_seconds: float | None = None,
-) -> Job:
-    """Return the validated, unsaved ``Job`` for a call of ``path``; no SQL.
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return the validated field values of a call of ``path``, and its JSON texts; no SQL.
 
-    Raises ``SerializationError`` for arguments that are not ``jsonb``-safe JSON or are over
+    The first dict maps ``Job`` field names to values (``engine.insert_call``'s ``values``),
+    the second holds the ``args`` and ``kwargs`` JSON texts. Raises ``SerializationError``
+    for arguments that are not ``jsonb``-safe JSON or are over
     ``DJANGO_JOBS["MAX_ARGUMENTS_BYTES"]``, ``InvalidJobOptionsError`` for a bad option.
     """
-    from .models import Job  # models need the app registry; this module must not at import
-
     args_json, kwargs_json = validation.encode_call(
         args, kwargs, max_bytes=jobs_settings.MAX_ARGUMENTS_BYTES
     )
-    now = timezone.now()
-    return Job(
-        task_path=validation.check_task_path(path),
-        args=json.loads(args_json),
-        kwargs=json.loads(kwargs_json),
-        **_options(
-            queue=queue,
-            priority=priority,
-            max_attempts=max_attempts,
-            timeout_seconds=timeout_seconds,
-            idempotency_key=idempotency_key,
-            backoff_base_seconds=backoff_base_seconds,
-            backoff_max_seconds=backoff_max_seconds,
-        ),
-        enqueued_at=now,
-        run_at=now if run_at is None else validation.check_run_at(run_at),
+    values = dict(
+        options(
+            queue,
+            priority,
+            max_attempts,
+            timeout_seconds,
+            backoff_base_seconds,
+            backoff_max_seconds,
+        )
     )
+    now = timezone.now()
+    values["task_path"] = validation.check_task_path(path)
+    values["idempotency_key"] = validation.check_idempotency_key(idempotency_key)
+    values["enqueued_at"] = now
+    values["run_at"] = now if run_at is None else validation.check_run_at(run_at)
+    return values, {"args": args_json, "kwargs": kwargs_json}
 
 
-def _options(
-    *,
+def options(
+    queue: Any,
+    priority: Any,
+    max_attempts: Any,
+    timeout_seconds: Any,
+    backoff_base_seconds: Any,
+    backoff_max_seconds: Any,
+) -> tuple[tuple[str, Any], ...]:
+    """Return the validated options of a job as ``(field name, value)`` pairs; no SQL.
+
+    ``None`` takes the ``DJANGO_JOBS`` default, read now (at enqueue), never at import. The
+    validators are pure functions of their value and the settings, so results are cached per
+    options (``typed``: ``True`` is not taken for ``1``) until ``DJANGO_JOBS`` changes; a bad
+    value raises ``InvalidJobOptionsError`` every time (errors are not cached).
+    """
+    given: tuple[Any, ...] = (queue, priority, max_attempts, timeout_seconds)
+    given += (backoff_base_seconds, backoff_max_seconds)
+    try:
+        hash(given)
+    except TypeError:  # an unhashable (so invalid) value: let its validator say what is wrong
+        return _validated_options.__wrapped__(*given)
+    return _validated_options(*given)
+
+
+@functools.lru_cache(maxsize=256, typed=True)
+def _validated_options(
     queue: str | None,
     priority: int | None,
     max_attempts: int | None,
     timeout_seconds: float | None,
-    idempotency_key: str | None,
     backoff_base_seconds: float | None,
     backoff_max_seconds: float | None,
-) -> dict[str, Any]:
-    # None takes the DJANGO_JOBS default, read now (at enqueue), never at import.
-    return {
-        "queue": validation.check_queue(
-            jobs_settings.DEFAULT_QUEUE if queue is None else queue, jobs_settings.QUEUES
+) -> tuple[tuple[str, Any], ...]:
+    return (
+        (
+            "queue",
+            validation.check_queue(
+                jobs_settings.DEFAULT_QUEUE if queue is None else queue, jobs_settings.QUEUES
+            ),
         ),
-        "priority": validation.check_priority(
-            jobs_settings.DEFAULT_PRIORITY if priority is None else priority
+        (
+            "priority",
+            validation.check_priority(
+                jobs_settings.DEFAULT_PRIORITY if priority is None else priority
+            ),
         ),
-        "max_attempts": validation.check_max_attempts(
-            jobs_settings.MAX_ATTEMPTS if max_attempts is None else max_attempts
+        (
+            "max_attempts",
+            validation.check_max_attempts(
+                jobs_settings.MAX_ATTEMPTS if max_attempts is None else max_attempts
+            ),
         ),
-        "timeout_seconds": validation.check_timeout_seconds(timeout_seconds),
-        "idempotency_key": validation.check_idempotency_key(idempotency_key),
-        "backoff_base_seconds": validation.check_backoff_seconds(
-            backoff_base_seconds, "backoff_base_seconds"
+        ("timeout_seconds", validation.check_timeout_seconds(timeout_seconds)),
+        (
+            "backoff_base_seconds",
+            validation.check_backoff_seconds(backoff_base_seconds, "backoff_base_seconds"),
         ),
-        "backoff_max_seconds": validation.check_backoff_seconds(
-            backoff_max_seconds, "backoff_max_seconds"
+        (
+            "backoff_max_seconds",
+            validation.check_backoff_seconds(backoff_max_seconds, "backoff_max_seconds"),
         ),
-    }
+    )
+
+
+@receiver(setting_changed)
+def _forget_options(*, setting: str, **kwargs: Any) -> None:
+    if setting == "DJANGO_JOBS":
+        _validated_options.cache_clear()
 
 
 def enqueue_calls(
@@ -171,8 +213,9 @@ def enqueue_calls(
     item is validated before any SQL (``SerializationError`` or ``InvalidJobOptionsError``
     naming the item); rows go in batches of ``BULK_BATCH_SIZE`` inside one transaction (the
     caller's, or one of its own), so all jobs commit or none do. ``job_enqueued`` is not sent.
+    Ids are in the order of ``calls``.
     """
-    template = build_job(
+    template, _ = call_values(
         path,
         (),
         {},
@@ -186,6 +229,8 @@ def enqueue_calls(
     from . import engine  # the engine imports models: not at this module's import
 
     encoded = [_encode_item(index, call) for index, call in enumerate(calls)]
+    if not encoded:
+        return []
     ids: list[int] = []
     with transaction.atomic():
         for start in range(0, len(encoded), BULK_BATCH_SIZE):
@@ -194,13 +239,21 @@ def enqueue_calls(
 
 
 def _encode_item(index: int, call: Any) -> tuple[str, str]:
-    if isinstance(call, str | bytes) or not isinstance(call, Sequence | Mapping):
+    args: Sequence[Any]
+    kwargs: Mapping[str, Any]
+    kind = type(call)
+    if kind is tuple or kind is list:
+        args, kwargs = call, {}
+    elif kind is dict:
+        args, kwargs = (), call
+    elif isinstance(call, str | bytes) or not isinstance(call, Sequence | Mapping):
         raise InvalidJobOptionsError(
             f"Item {index} of calls is {type(call).__name__} {call!r:.40}; each item must be "
             "a tuple or list of positional arguments or a dict of keyword arguments, e.g. "
             "[('a@example.com',), ('b@example.com',)]."
         )
-    args, kwargs = ((), call) if isinstance(call, Mapping) else (call, {})
+    else:
+        args, kwargs = ((), call) if isinstance(call, Mapping) else (call, {})
     try:
         return validation.encode_call(args, kwargs, max_bytes=jobs_settings.MAX_ARGUMENTS_BYTES)
     except SerializationError as exc:

@@ -33,7 +33,7 @@ from .claim import claim, start
 from .complete import Completion, complete, complete_many
 from .control import cancel, run_now, set_progress
 from .fail import dead_letter, fail
-from .insert import insert_job, insert_jobs
+from .insert import insert_call, insert_job, insert_jobs
 from .lease import RescueReport, heartbeat, release, rescue
 from .prune import prune, prune_dead_jobs, prune_schedule_runs
 from .replay import replay
@@ -48,6 +48,7 @@ __all__ = [
     "dead_letter",
     "fail",
     "heartbeat",
+    "insert_call",
     "insert_job",
     "insert_jobs",
     "prune",

@@ -2,95 +2,270 @@
 
 The only SQL that creates ``Job`` rows. Callers validate first (``django_jobs.enqueue``); these
 functions trust the values they are given. Both join the caller's transaction, if any.
+
+The statements are built once per database (``_statement``) from the model's fields, not
+compiled by the ORM per call, and run through ``sql.execute_returning``: on PostgreSQL the
+values travel bound on the server side, and the new id comes back in the same round trip. The
+``Job`` returned is built from the values sent and the id (``Model.from_db``), as a ``SELECT``
+of the row would build it: its fields equal the stored row's.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, transaction
 
 from ..exceptions import InvalidJobOptionsError
+from . import sql
 
 if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
     from ..models import Job
 
 #: Settle attempts for an idempotency key whose holder keeps finishing between INSERT and look-up.
 KEY_SETTLE_ATTEMPTS = 3
 
+#: The fields a caller always gives (the call); the others take their model default when absent.
+CALL_FIELDS = ("args", "kwargs")
+OPTION_FIELDS = (
+    "task_path",
+    "queue",
+    "priority",
+    "max_attempts",
+    "timeout_seconds",
+    "backoff_base_seconds",
+    "backoff_max_seconds",
+)
+
 
 def insert_job(job: Job) -> tuple[Job, bool]:
-    """INSERT unsaved ``job``; return ``(job, True)``, or ``(live_job, False)`` for a held key.
+    """INSERT unsaved ``job``; return ``(saved_job, True)``, or ``(live_job, False)`` if held.
 
-    Without an idempotency key this is one INSERT. With one, the INSERT runs in a savepoint, so a
-    conflict does not poison the caller's transaction; the partial unique index decides, so
-    concurrent callers agree on one job, and the live job holding the key is returned instead.
-    Raises ``InvalidJobOptionsError`` if the key kept changing hands, database errors otherwise.
+    ``job``'s field values are stored as they are (JSON fields encoded as ``JSONField`` does);
+    the job returned is a new instance holding the same values and the row's id.
     """
-    if job.idempotency_key is None:
-        job.save(force_insert=True)
-        return job, True
-    return _insert_or_get_live(job)
+    values = {f.attname: getattr(job, f.attname) for f in _statement().fields}
+    encoded = {name: json.dumps(values[name]) for name in CALL_FIELDS}
+    return insert_call(values, encoded)
 
 
-def _insert_or_get_live(job: Job) -> tuple[Job, bool]:
+def insert_call(values: Mapping[str, Any], encoded: Mapping[str, str]) -> tuple[Job, bool]:
+    """INSERT one job; return ``(job, True)``, or ``(live_job, False)`` for a held key.
+
+    ``values`` maps ``Job`` field names to the values to store (fields left out take their
+    model default); ``encoded`` gives the JSON text of ``args`` and ``kwargs``, already checked
+    by ``validation.encode_call``, and sent as it is. One statement and one round trip: the
+    INSERT returns the new id. Without an idempotency key there is no savepoint. With one, the
+    INSERT runs in a savepoint, so a conflict does not poison the caller's transaction; the
+    partial unique index decides, so concurrent callers agree on one job, and the live job
+    holding the key is returned instead. Raises ``InvalidJobOptionsError`` if the key kept
+    changing hands, database errors otherwise.
+    """
+    statement = _statement()
+    params, row = statement.bind(values, encoded)
+    if values.get("idempotency_key") is None:
+        (job_id,) = sql.execute_returning(statement.sql, params)[0]
+        return statement.job(job_id, row), True
+    return _insert_or_get_live(statement, params, row, values["idempotency_key"])
+
+
+def _insert_or_get_live(
+    statement: _Statement, params: list[Any], row: list[Any], key: str
+) -> tuple[Job, bool]:
     # The INSERT waits on the unique index while another transaction holds the same key
     # uncommitted, then fails or succeeds by that transaction's outcome: no check-then-insert race.
     from ..models import Job
 
     for _ in range(KEY_SETTLE_ATTEMPTS):
         try:
-            with transaction.atomic():
-                job.save(force_insert=True)
-            return job, True
+            with transaction.atomic(using=sql.alias()):
+                (job_id,) = sql.execute_returning(statement.sql, params)[0]
+            return statement.job(job_id, row), True
         except IntegrityError:
-            existing = Job.objects.live().filter(idempotency_key=job.idempotency_key).first()
+            existing = Job.objects.live().filter(idempotency_key=key).first()
             if existing is not None:
                 return existing, False
-            job.pk = None  # the holder finished in between: the key is free again
+            # the holder finished in between: the key is free again
     raise InvalidJobOptionsError(
-        f"Could not settle idempotency key {job.idempotency_key!r}: it kept changing hands."
+        f"Could not settle idempotency key {key!r}: it kept changing hands."
     )
 
 
-def insert_jobs(template: Job, calls: list[tuple[str, str]]) -> list[int]:
+def insert_jobs(template: Mapping[str, Any], calls: Sequence[tuple[str, str]]) -> list[int]:
     """INSERT one row per ``(args_json, kwargs_json)`` with ``template``'s other fields; return ids.
 
-    On PostgreSQL the constant fields are bound once and the arguments travel as two ``jsonb[]``
-    arrays expanded by ``unnest``: one statement and no per-row model preparation, about twice
-    as fast as ``bulk_create``. Elsewhere it falls back to ``bulk_create``. Needs a transaction
-    only if the caller wants several batches to commit together.
+    ``template`` maps field names to values shared by every row (as ``insert_call``'s
+    ``values``; its ``args``, ``kwargs`` and any idempotency key are ignored). On PostgreSQL
+    the shared values are bound once and the arguments travel as two ``jsonb[]`` arrays
+    expanded by ``unnest``, bound on the server: one statement, one round trip, and no
+    per-row quoting or model preparation. Elsewhere one multi-row ``INSERT ... RETURNING``.
+    Ids come back in the order of ``calls``. Needs a transaction only if the caller wants
+    several batches to commit together.
     """
-    from ..models import Job
-
     if not calls:
         return []
-    alias = router.db_for_write(Job)
-    connection = connections[alias]
-    if connection.vendor != "postgresql":
-        jobs = []
-        for args_json, kwargs_json in calls:
-            job = Job(**{f.attname: getattr(template, f.attname) for f in _fields()})
-            job.args, job.kwargs = json.loads(args_json), json.loads(kwargs_json)
-            jobs.append(job)
-        Job.objects.using(alias).bulk_create(jobs)
-        return [job.id for job in jobs]
-    constants = [f for f in _fields() if f.attname not in ("args", "kwargs")]
-    names = [connection.ops.quote_name(f.column) for f in constants]
-    params = [f.get_db_prep_save(getattr(template, f.attname), connection) for f in constants]
-    sql = (
-        f"INSERT INTO {connection.ops.quote_name(Job._meta.db_table)} "
-        f"(args, kwargs, {', '.join(names)}) "
-        f"SELECT c.args, c.kwargs, {', '.join(['%s'] * len(params))} "
-        "FROM unnest(%s::jsonb[], %s::jsonb[]) AS c(args, kwargs) RETURNING id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, [a for a, _ in calls], [k for _, k in calls]])
-        return [row[0] for row in cursor.fetchall()]
+    statement = _statement()
+    shared = {**template, "idempotency_key": None}
+    params, _ = statement.bind(shared, {"args": "[]", "kwargs": "{}"})
+    names = [f.attname for f in statement.fields]
+    if sql.postgresql():
+        constant = [p for name, p in zip(names, params, strict=True) if name not in CALL_FIELDS]
+        arrays = [[a for a, _ in calls], [k for _, k in calls]]
+        # Rows are inserted in ``calls`` order (WITH ORDINALITY ... ORDER BY), each taking the
+        # sequence's next id as it is inserted: ascending ids are that order, whatever order
+        # RETURNING gives them back in (which PostgreSQL does not promise).
+        rows = sql.execute_returning(statement.unnest_sql, [*constant, *arrays])
+        return sorted(job_id for (job_id,) in rows)
+    ids: list[int] = []
+    at = names.index("args"), names.index("kwargs")
+    limit = sql.wrapper().features.max_query_params or 999
+    per_statement = max(1, limit // len(names))
+    for start in range(0, len(calls), per_statement):
+        chunk = calls[start : start + per_statement]
+        values: list[Any] = []
+        for args, kwargs in chunk:
+            row = list(params)
+            row[at[0]], row[at[1]] = args, kwargs
+            values += row
+        rows = sql.execute_returning(statement.many_sql(len(chunk)), values)
+        ids += [job_id for (job_id,) in rows]
+    return ids
 
 
-def _fields() -> list[Any]:
+@dataclasses.dataclass(frozen=True, eq=False)  # hashed by identity, for prepared()'s cache
+class _Statement:
+    """The INSERT of one job for one database: SQL, fields in model order, prepared defaults."""
+
+    fields: tuple[Any, ...]  # Job's concrete fields but the primary key, in model order
+    field_names: tuple[str, ...]  # "id", then the fields' names: a row of Job.from_db
+    json_fields: frozenset[str]
+    datetime_fields: frozenset[str]
+    option_fields: frozenset[str]  # values that repeat from job to job
+    defaults: dict[str, Any]  # prepared parameter of each field's default
+    sql: str
+    unnest_sql: str
+    row_sql: str
+    columns: str
+    table: str
+
+    def bind(
+        self, values: Mapping[str, Any], encoded: Mapping[str, str]
+    ) -> tuple[list[Any], list[Any]]:
+        """Return the statement's parameters, and the field values in ``Job`` field order.
+
+        A field in ``values`` is prepared for the database (JSON fields as JSON text); one left
+        out takes its default, whose prepared form was computed once (the value itself is
+        built per job: a default ``list`` must not be shared by two instances).
+        """
+        connection = sql.wrapper()
+        params: list[Any] = []
+        row: list[Any] = []
+        for field in self.fields:
+            name = field.attname
+            if name in encoded:
+                params.append(encoded[name])
+                row.append(json.loads(encoded[name]))
+            elif name in values:
+                value = values[name]
+                row.append(value)
+                if name in self.json_fields:
+                    params.append(None if value is None else json.dumps(value))
+                elif name in self.datetime_fields:
+                    # What DateTimeField prepares an aware datetime into, without its checks.
+                    params.append(connection.ops.adapt_datetimefield_value(value))
+                elif name in self.option_fields:
+                    params.append(self.prepared(name, value))
+                else:
+                    params.append(field.get_db_prep_save(value, connection))
+            else:
+                params.append(self.defaults[name])
+                row.append(field.get_default())
+        return params, row
+
+    @functools.lru_cache(maxsize=1024, typed=True)  # noqa: B019 (statements live as long as the process)
+    def prepared(self, name: str, value: Any) -> Any:
+        """Return ``value`` of option field ``name`` prepared for the database (cached).
+
+        The options of a task repeat from job to job; each distinct value is prepared once.
+        """
+        field = next(f for f in self.fields if f.attname == name)
+        return field.get_db_prep_save(value, sql.wrapper())
+
+    def job(self, job_id: int, row: list[Any]) -> Job:
+        """Return the saved ``Job`` of ``row`` (``bind``'s field values) with id ``job_id``."""
+        from ..models import Job
+
+        return Job.from_db(sql.alias(), self.field_names, [job_id, *row])
+
+    def many_sql(self, count: int) -> str:
+        """Return a multi-row INSERT of ``count`` rows returning their ids (not PostgreSQL)."""
+        rows = ", ".join([self.row_sql] * count)
+        return f"INSERT INTO {self.table} ({self.columns}) VALUES {rows} RETURNING id"
+
+
+_statements: dict[tuple[str, str], _Statement] = {}
+
+
+def _statement() -> _Statement:
+    """Return the INSERT for the job table's database, built on first use per alias."""
+    connection = sql.wrapper()
+    cache_key = (connection.alias, connection.vendor)
+    found = _statements.get(cache_key)
+    if found is None:
+        found = _statements[cache_key] = _build(connection)
+    return found
+
+
+def _build(connection: BaseDatabaseWrapper) -> _Statement:
     from ..models import Job
 
-    return [f for f in Job._meta.concrete_fields if not f.primary_key]
+    fields = tuple(f for f in Job._meta.concrete_fields if not f.primary_key)
+    json_fields = frozenset(f.attname for f in fields if f.get_internal_type() == "JSONField")
+    defaults = {
+        f.attname: (
+            json.dumps(f.get_default())
+            if f.attname in json_fields and f.get_default() is not None
+            else None
+            if f.attname in json_fields
+            else f.get_db_prep_save(f.get_default(), connection)
+        )
+        for f in fields
+    }
+    quote = connection.ops.quote_name
+    table = quote(str(Job._meta.db_table))
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    # JSON travels as text; PostgreSQL is told it is jsonb (a server-bound str is "unknown").
+    jsonb = connection.vendor == "postgresql"
+    marks = ["%s::jsonb" if jsonb and f.attname in json_fields else "%s" for f in fields]
+    row_sql = f"({', '.join(marks)})"
+    select = ", ".join(
+        f"c.{f.attname}" if f.attname in CALL_FIELDS else mark
+        for f, mark in zip(fields, marks, strict=True)
+    )
+    unnest_sql = (
+        f"INSERT INTO {table} ({columns}) SELECT {select} "
+        # %b: the arrays travel in binary, length-prefixed, instead of quoted text.
+        "FROM unnest(%b::jsonb[], %b::jsonb[]) WITH ORDINALITY AS c(args, kwargs, n) "
+        "ORDER BY c.n RETURNING id"
+    )
+    return _Statement(
+        fields=fields,
+        field_names=("id", *(f.attname for f in fields)),
+        json_fields=json_fields,
+        datetime_fields=frozenset(
+            f.attname for f in fields if f.get_internal_type() == "DateTimeField"
+        ),
+        option_fields=frozenset(OPTION_FIELDS),
+        defaults=defaults,
+        sql=f"INSERT INTO {table} ({columns}) VALUES {row_sql} RETURNING id",
+        unnest_sql=unnest_sql,
+        row_sql=row_sql,
+        columns=columns,
+        table=table,
+    )

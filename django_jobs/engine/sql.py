@@ -7,6 +7,8 @@ of django-jobs never asks which database it runs on for a write.
 from __future__ import annotations
 
 import functools
+import logging
+import time
 import uuid
 import weakref
 from collections.abc import Iterable, Sequence
@@ -130,7 +132,9 @@ def execute_returning(
     call, which saves PostgreSQL about a millisecond per claim; except on a connection that
     reaches PostgreSQL through a pooler (PgBouncer in transaction mode hands each transaction
     another server connection, where the prepared statement does not exist), found out once per
-    connection. Database errors come out as Django's, as from ``cursor.execute``.
+    connection. Database errors come out as Django's, as from ``cursor.execute``. Where
+    Django logs queries (``DEBUG``, ``assertNumQueries``) the statement is logged as its own
+    cursors' are.
     """
     connection = wrapper()
     if connection.vendor != "postgresql":
@@ -144,6 +148,8 @@ def execute_returning(
         execute: Any = functools.partial(
             _server_bound_execute, prepare=prepare and not _pooled(connection.connection)
         )
+        if connection.queries_logged:  # DEBUG, assertNumQueries, CaptureQueriesContext
+            execute = functools.partial(_logged_execute, execute)
         for wrap in reversed(connection.execute_wrappers):
             execute = functools.partial(wrap, execute)
         execute(sql, params, False, {"connection": connection, "cursor": cursor})
@@ -174,3 +180,28 @@ def _pooled(raw: Any) -> bool:
             # prepared either way; this lets the worker's few statements be.
             raw.prepare_threshold = _EXPLICIT_ONLY
     return pooled
+
+
+def _logged_execute(
+    execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> None:
+    # As Django's CursorDebugWrapper: into connection.queries_log, and the django.db.backends log.
+    connection = context["connection"]
+    start = time.monotonic()
+    try:
+        execute(sql, params, many, context)
+    finally:
+        duration = time.monotonic() - start
+        try:
+            text = connection.ops.compose_sql(sql, params)
+        except Exception:  # a value only the server-side binding can send
+            text = sql
+        connection.queries_log.append({"sql": text, "time": f"{duration:.3f}"})
+        logging.getLogger("django.db.backends").debug(
+            "(%.3f) %s; args=%s; alias=%s",
+            duration,
+            text,
+            params,
+            connection.alias,
+            extra={"duration": duration, "sql": text, "params": params, "alias": connection.alias},
+        )

@@ -35,10 +35,15 @@ def encode_json(
     ...
     django_jobs.exceptions.SerializationError: The result contains a NUL ... at [1]['k'], ...
     """
-    text = _dumps(value, what)
-    size = len(_utf8(text, value, what))
+    text, size = _encode(value, what)
     check_size(size, what=what, max_bytes=max_bytes, limit_name=limit_name)
     return text
+
+
+def _encode(value: Any, what: str) -> tuple[str, int]:
+    # The JSON text of ``value`` and its size in UTF-8 bytes, or SerializationError.
+    text = _dumps(value, what)
+    return text, len(_utf8(text, value, what))
 
 
 def check_size(
@@ -72,18 +77,19 @@ def encode_call(
     Every argument must be JSON (see ``encode_json``) and ``kwargs`` keys must be str; the error
     names the first bad argument. ``max_bytes`` bounds both texts together (UTF-8 bytes).
     """
-    if isinstance(args, str | bytes) or not isinstance(args, Sequence):
+    # Exact tuple, list and dict first: the ABC checks cost more than the rest of a small call.
+    if type(args) not in (tuple, list) and (
+        isinstance(args, str | bytes) or not isinstance(args, Sequence)
+    ):
         raise SerializationError(f"args must be a list or tuple, got {args!r:.80}.")
-    if not isinstance(kwargs, Mapping):
+    if type(kwargs) is not dict and not isinstance(kwargs, Mapping):
         raise SerializationError(f"kwargs must be a dict, got {kwargs!r:.80}.")
-    bad_keys = [key for key in kwargs if not isinstance(key, str)]
-    if bad_keys:
-        raise SerializationError(
-            f"Keyword argument names must be strings, got {bad_keys[0]!r:.80}."
-        )
+    for key in kwargs:
+        if type(key) is not str and not isinstance(key, str):
+            raise SerializationError(f"Keyword argument names must be strings, got {key!r:.80}.")
     try:
-        args_json = encode_json(list(args), what="positional arguments", max_bytes=None)
-        kwargs_json = encode_json(dict(kwargs), what="keyword arguments", max_bytes=None)
+        args_json, args_size = _encode(list(args), "positional arguments")
+        kwargs_json, kwargs_size = _encode(dict(kwargs), "keyword arguments")
     except SerializationError:
         # Name the culprit: check each argument on its own.
         for index, value in enumerate(args):
@@ -91,16 +97,21 @@ def encode_call(
         for name, value in kwargs.items():
             encode_json(value, what=f"keyword argument {name!r}", max_bytes=None)
         raise
-    size = len(args_json.encode()) + len(kwargs_json.encode())
+    size = args_size + kwargs_size
     check_size(size, what="arguments (args and kwargs)", max_bytes=max_bytes, limit_name=limit_name)
     return args_json, kwargs_json
+
+
+#: As ``json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))``, built
+#: once: ``json.dumps`` with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
 
 
 def _dumps(value: Any, what: str) -> str:
     try:
         # ensure_ascii=False leaves lone surrogates as they are, for _utf8 to find; with it on
         # they would become \ud800 escapes, which jsonb refuses too.
-        text = json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+        text = _ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise SerializationError(
             f"The {what} ({type(value).__name__}: {value!r:.80}) is not JSON-serialisable: "

@@ -30,6 +30,6 @@ def test_the_glossary_defines_every_verb_of_the_engine():
     verbs = {"enqueue", "claim", "start", "heartbeat", "complete", "fail", "retry", "dead_letter",
              "replay", "release", "rescue", "cancel", "run_now", "prune"}  # fmt: skip
     assert verbs <= words
-    transitions = set(engine.__all__) - VALUES - {"complete_many", "set_progress",
-                                                   "insert_job", "insert_jobs"}  # fmt: skip
+    writes = {"complete_many", "set_progress", "insert_call", "insert_job", "insert_jobs"}
+    transitions = set(engine.__all__) - VALUES - writes
     assert transitions <= words
