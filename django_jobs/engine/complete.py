@@ -86,10 +86,10 @@ def _complete_batch(done: Sequence[Completion]) -> dict[int, Recorded | Database
     rows = sql.execute_returning(
         f"UPDATE {sql.table()} AS job SET status = %s, result = done.result, finished_at = %s, "
         "lease_token = NULL, lease_expires_at = NULL, progress_percent = 100 "
-        "FROM unnest(%s::bigint[], %s::uuid[], %s::jsonb[]) AS done(id, token, result) "
+        "FROM unnest(%b::bigint[], %b::uuid[], %b::jsonb[]) AS done(id, token, result) "
         # The id list again, as = ANY: it steers the planner to primary-key lookups whatever
         # its estimate of running rows (a stale one chose a scan of every running job).
-        "WHERE job.id = ANY(%s::bigint[]) AND job.id = done.id AND job.lease_token = done.token "
+        "WHERE job.id = ANY(%b::bigint[]) AND job.id = done.id AND job.lease_token = done.token "
         f"AND job.status = %s AND {sql.relaxed_commit()} RETURNING job.id",
         [
             JobStatus.DONE,
