@@ -41,10 +41,10 @@ logger = logging.getLogger(__name__)
 
 EXIT_RECYCLE = 3
 
-#: When a slot frees up while others got their job less than this long ago, the main loop waits
-#: up to this long for them too, so that the next claim takes one job per free slot in a single
-#: statement instead of one statement per slot (seconds). Jobs that run longer are not waited
-#: for: a slot that has been busy this long is not about to finish.
+#: When jobs typically take less than this and a slot frees up while others got their job less
+#: than this long ago, the main loop waits up to this long for them too, so that the next claim
+#: takes one job per free slot in a single statement instead of one statement per slot
+#: (seconds). Longer jobs are never waited for: they do not end together.
 GATHER_SECONDS = 0.002
 
 
@@ -111,6 +111,8 @@ class Worker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._give_up_at = math.inf  # outcome writes stop trying through outages after this
+        # A moving average of how long jobs run (seconds): are they short enough to gather for?
+        self._typical_seconds = math.inf
         self.held = Held()
         self.tally = Tally()
         # The admin's charts: per-minute counts, flushed by their own thread (worker/rollup.py).
@@ -231,6 +233,8 @@ class Worker:
         # Short jobs end within moments of one another: claim once for all of them (Nagle's
         # idea for small packets, applied to claims). Waits at most GATHER_SECONDS per claim,
         # and not at all when every slot is idle or only long-running jobs are busy.
+        if self._typical_seconds >= GATHER_SECONDS:
+            return
         deadline = time.monotonic() + GATHER_SECONDS
         while self.pool.just_handed(GATHER_SECONDS) and not self._stop.is_set():
             left = deadline - time.monotonic()
@@ -255,6 +259,12 @@ class Worker:
         # Runs in the slot's thread.
         self.recorder.started(job)
         outcome = execute(job)
+        typical = self._typical_seconds  # slots update it unlocked: a lost update only lags it
+        self._typical_seconds = (
+            outcome.duration_seconds
+            if typical == math.inf
+            else typical + 0.1 * (outcome.duration_seconds - typical)
+        )
         if not slot.claim_outcome():
             return  # abandoned (timeout, shutdown): its outcome was recorded by whoever took it
         if isinstance(outcome, Failed):
