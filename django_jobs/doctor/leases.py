@@ -8,10 +8,9 @@ none can reach the database. "Now" is the database's clock, so host clock skew p
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from django.utils import timezone
-
+from .. import db
 from ..conf import jobs_settings
 from .context import Context
 from .findings import Finding, ok, problem, warning
@@ -19,16 +18,6 @@ from .findings import Finding, ok, problem, warning
 NAME = "leases"
 TITLE = "Expired leases"
 POSTGRES_ONLY = False
-
-
-def database_now(context: Context) -> datetime:
-    """Return the database's current time (PostgreSQL), else this host's; aware UTC."""
-    if not context.postgresql:
-        return timezone.now()
-    with context.wrapper().cursor() as cursor:
-        cursor.execute("SELECT clock_timestamp()")
-        now: datetime = cursor.fetchone()[0]
-    return now
 
 
 def grace_seconds() -> float:
@@ -40,7 +29,7 @@ def check(context: Context) -> list[Finding]:
     """Problem: leases expired for longer than ``grace_seconds()``; warning: expired recently."""
     from ..models import Job, JobStatus
 
-    now = database_now(context)
+    now = db.database_now(context.wrapper().alias)
     expired = Job.objects.using(context.wrapper().alias).expired(now)
     count = expired.count()
     if not count:

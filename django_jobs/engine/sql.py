@@ -21,6 +21,7 @@ from django.db.models import DateTimeField, Func
 from django.utils import timezone
 
 from .. import listen_connection
+from ..conf import jobs_settings
 from ..models import Job, JobStatus
 
 
@@ -112,8 +113,6 @@ def relaxed_commit() -> str:
     connection = wrapper()
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return "TRUE"
-    from ..conf import jobs_settings
-
     if not jobs_settings.ASYNC_COMMIT:
         return "TRUE"
     return "(SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL"

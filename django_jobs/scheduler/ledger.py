@@ -12,33 +12,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.db import IntegrityError, transaction
 
 from .. import registry
+
+# The one clock fire times are judged by (the database's), also used by the admin and runner.
+from ..db import database_now as database_now
 from ..enqueue import enqueue_job
 from ..models import Job, ScheduleRun
 from ..task import Task
 from .schedules import Schedule
 
 logger = logging.getLogger(__name__)
-
-
-def database_now() -> datetime:
-    """Return the database server's current time (aware, UTC).
-
-    Fire times are judged by this one clock, so schedulers on hosts whose clocks disagree still
-    agree on what is due. PostgreSQL's ``clock_timestamp()`` is used because ``now()`` stands
-    still inside a transaction. SQLite runs in this process, so there it is the host's clock.
-    """
-    if connection.vendor != "postgresql":
-        return timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT clock_timestamp()")
-        (now,) = cursor.fetchone()
-    return now.astimezone(UTC)
 
 
 def last_fire_times(names: Iterable[str]) -> dict[str, datetime]:

@@ -254,22 +254,29 @@ def _cluster() -> tuple[str, str] | None:
     return (versions[-1], "main") if versions else None
 
 
-def test_postgresql_restarted_during_a_run(start_worker):
+def _restart_postgresql_during_a_run(start_worker, mode: str, prefix: str) -> tuple[list, list]:
+    """Two workers draining 3,000 jobs; PostgreSQL restarted with ``pg_ctlcluster -m mode``
+    once 300 are done. Return the keys and the workers once all are done and none exited."""
     cluster = _cluster()
     if cluster is None:
         pytest.skip("cannot restart PostgreSQL here (needs root and pg_ctlcluster)")
-    keys = enqueue_records("r", 3000)
+    keys = enqueue_records(prefix, 3000)
     workers = [start_worker("--concurrency", "4") for _ in range(2)]
     for worker in workers:
         worker.wait_until_started()
     Progress(done_count, what="300 jobs done before the restart", describe=job_states).wait(301)
     connection.close()
     subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart", "-m", "fast"],
+        ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart", "-m", mode],
         check=True,
     )
     Progress(done_count, what="all jobs done after the restart", describe=job_states).wait(3000)
     assert all(w.poll() is None for w in workers), "a worker exited"
+    return keys, workers
+
+
+def test_postgresql_restarted_during_a_run(start_worker):
+    keys, workers = _restart_postgresql_during_a_run(start_worker, "fast", "r")
     outputs = "".join(w.output() for w in workers)
     assert "database" in outputs.lower()  # the outage was logged
     report("postgres-restart", keys)
@@ -279,21 +286,7 @@ def test_postgresql_crashed_during_a_run_loses_nothing(start_worker):
     # An immediate shutdown is a crash: no checkpoint, recovery from WAL, and the worker's
     # commits that had not been flushed (ASYNC_COMMIT) rolled back. Nothing may be lost; a job
     # whose completion was rolled back runs again.
-    cluster = _cluster()
-    if cluster is None:
-        pytest.skip("cannot restart PostgreSQL here (needs root and pg_ctlcluster)")
-    keys = enqueue_records("c", 3000)
-    workers = [start_worker("--concurrency", "4") for _ in range(2)]
-    for worker in workers:
-        worker.wait_until_started()
-    Progress(done_count, what="300 jobs done before the crash", describe=job_states).wait(301)
-    connection.close()
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart", "-m", "immediate"],
-        check=True,
-    )
-    Progress(done_count, what="all jobs done after the crash", describe=job_states).wait(3000)
-    assert all(w.poll() is None for w in workers), "a worker exited"
+    keys, _ = _restart_postgresql_during_a_run(start_worker, "immediate", "c")
     report("postgres-crash", keys, server_crashed=True)
 
 
