@@ -19,6 +19,8 @@ from .exceptions import (
     PermanentError,
     ReplayConflictError,
     SerializationError,
+    Snooze,
+    SnoozeLimitError,
     UnknownTaskError,
     WorkerLostError,
 )
@@ -42,6 +44,8 @@ __all__ = [
     "PermanentError",
     "ReplayConflictError",
     "SerializationError",
+    "Snooze",
+    "SnoozeLimitError",
     "Task",
     "UnknownTaskError",
     "WorkerLostError",

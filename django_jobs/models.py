@@ -77,6 +77,8 @@ class Job(models.Model):
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=20)
+    # Times the task snoozed (django_jobs.Snooze); bounded by DJANGO_JOBS["MAX_SNOOZES"].
+    snoozes = models.PositiveIntegerField(default=0)
     timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
     # Per-job backoff (the django.tasks backend's OPTIONS); None takes DJANGO_JOBS' BACKOFF_*.
     backoff_base_seconds = models.FloatField(null=True, blank=True)

@@ -3,7 +3,7 @@
 import os
 import time
 
-from django_jobs import JobContext, PermanentError, job
+from django_jobs import JobContext, PermanentError, Snooze, job
 
 from .models import Execution
 
@@ -95,3 +95,24 @@ def slow_first_attempt(context: JobContext, key: str) -> int:
         time.sleep(2.5)
     Execution.objects.create(key=key, attempt=context.attempt, worker_pid=os.getpid())
     return context.attempt
+
+
+@job(takes_context=True)
+def snooze_times(context: JobContext, key: str, times: int, seconds: float) -> int:
+    """Record the run; snooze (raising) for ``seconds`` on the first ``times`` runs, then succeed."""
+    Execution.objects.create(key=key, attempt=context.attempt, worker_pid=os.getpid())
+    if context.snoozes < times:
+        raise Snooze(seconds)
+    return context.snoozes
+
+
+@job
+def returns_snooze(seconds: float) -> Snooze:
+    """Snooze by returning the request instead of raising it (always)."""
+    return Snooze(seconds)
+
+
+@job
+def snooze_with(seconds: object) -> None:
+    """Ask for a snooze of whatever ``seconds`` is: bad values fail the attempt."""
+    raise Snooze(seconds)  # type: ignore[arg-type]

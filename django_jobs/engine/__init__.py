@@ -15,6 +15,8 @@ heartbeat            running (lease renewed)   lease token
 complete             running -> done           lease token
 fail                 running -> queued | dead  lease token (rescue: and lease expired)
 release              running -> queued         lease token, ``started_at IS NULL`` (no attempt used)
+snooze               running -> queued         lease token, ``snoozes < MAX_SNOOZES`` (attempt -1,
+                                               snoozes +1); past the limit: ``fail``
 rescue               running -> queued | dead  expired lease, SKIP LOCKED; ``release`` or ``fail``
 cancel               queued -> cancelled       ``status = 'queued'``
 run_now              queued (run_at = now)     ``status = 'queued'``
@@ -37,6 +39,7 @@ from .insert import insert_call, insert_job, insert_jobs
 from .lease import RescueReport, heartbeat, release, rescue
 from .prune import prune, prune_dead_jobs, prune_schedule_runs
 from .replay import replay
+from .snooze import snooze
 
 __all__ = [
     "Completion",
@@ -59,5 +62,6 @@ __all__ = [
     "rescue",
     "run_now",
     "set_progress",
+    "snooze",
     "start",
 ]
