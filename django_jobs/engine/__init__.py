@@ -20,6 +20,8 @@ snooze               running -> queued         lease token, ``snoozes < MAX_SNOO
 rescue               running -> queued | dead  expired lease, SKIP LOCKED; ``release`` or ``fail``
 cancel               queued -> cancelled       ``status = 'queued'``
 run_now              queued (run_at = now)     ``status = 'queued'``
+update_queued        queued (run_at, priority  ``status = 'queued'``
+                     or queue changed)
 set_progress         running (progress)        lease token
 replay               dead -> queued (new job)  the dead row's lock, ``replayed_job_id IS NULL``
 prune                done|cancelled -> (gone)  status and ``finished_at``
@@ -33,7 +35,7 @@ prune_schedule_runs  ledger row -> (gone)      ``created_at``, a newer row of it
 # engine inside their functions.
 from .claim import claim, start
 from .complete import Completion, complete, complete_many
-from .control import cancel, run_now, set_progress
+from .control import cancel, run_now, set_progress, update_queued
 from .fail import dead_letter, fail
 from .insert import insert_call, insert_job, insert_jobs
 from .lease import RescueReport, heartbeat, release, rescue
@@ -64,4 +66,5 @@ __all__ = [
     "set_progress",
     "snooze",
     "start",
+    "update_queued",
 ]
