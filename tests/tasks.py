@@ -116,3 +116,19 @@ def returns_snooze(seconds: float) -> Snooze:
 def snooze_with(seconds: object) -> None:
     """Ask for a snooze of whatever ``seconds`` is: bad values fail the attempt."""
     raise Snooze(seconds)  # type: ignore[arg-type]
+
+
+@job(takes_context=True)
+def snooze_checked(context: JobContext, key: str, times: int, seconds: float) -> int:
+    """As ``snooze_times``, but fail (an error on the job) if run before the job's ``run_at``."""
+    from django.utils import timezone
+
+    from django_jobs.models import Job
+
+    run_at = Job.objects.values_list("run_at", flat=True).get(id=context.job_id)
+    if timezone.now() < run_at:
+        raise RuntimeError(f"ran at {timezone.now()} before its run_at {run_at}")
+    Execution.objects.create(key=key, attempt=context.attempt, worker_pid=os.getpid())
+    if context.snoozes < times:
+        raise Snooze(seconds)
+    return context.snoozes
