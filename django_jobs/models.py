@@ -138,6 +138,7 @@ class Job(models.Model):
         permissions = [
             ("cancel_job", "Can cancel queued jobs"),
             ("run_now_job", "Can make queued jobs run now"),
+            ("update_queued_job", "Can change run_at, priority and queue of queued jobs"),
         ]
 
     def __str__(self) -> str:
