@@ -84,6 +84,9 @@ class Job(models.Model):
     backoff_base_seconds = models.FloatField(null=True, blank=True)
     backoff_max_seconds = models.FloatField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    # A debounced job's key (Task.using(debounce_seconds=...)): unique among queued jobs only, so
+    # a new call while the job runs is a new job rather than lost.
+    debounce_key = models.CharField(max_length=255, null=True, blank=True)
     enqueued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -121,6 +124,13 @@ class Job(models.Model):
             ),
             models.Index(fields=["queue", "status"], name="django_jobs_job_queue_idx"),
             models.Index(fields=["finished_at"], name="django_jobs_job_finished_idx"),
+            # unique_for's look-up of a done job holding the key within its window; jobs without
+            # a key (most) are not in it.
+            models.Index(
+                fields=["idempotency_key", "finished_at"],
+                condition=Q(status="done", idempotency_key__isnull=False),
+                name="django_jobs_job_done_key_idx",
+            ),
         ]
         constraints = [
             # One live job per key: a concurrent second enqueue waits on this index, then finds the
@@ -129,6 +139,13 @@ class Job(models.Model):
                 fields=["idempotency_key"],
                 condition=Q(status__in=["queued", "running"]),
                 name="django_jobs_job_live_idempotency_key",
+            ),
+            # One queued job per debounce key: a concurrent second debounce waits on this index,
+            # then updates the first job's call instead of inserting beside it.
+            models.UniqueConstraint(
+                fields=["debounce_key"],
+                condition=Q(status="queued"),
+                name="django_jobs_job_queued_debounce_key",
             ),
             models.CheckConstraint(
                 condition=Q(priority__gte=-100, priority__lte=100),

@@ -132,3 +132,15 @@ def snooze_checked(context: JobContext, key: str, times: int, seconds: float) ->
     if context.snoozes < times:
         raise Snooze(seconds)
     return context.snoozes
+
+
+@job(unique_for=3600)
+def sync_account(account_id: int) -> int:
+    """Unique per account for an hour after it ran (its key derived from the arguments)."""
+    return account_id
+
+
+@job(debounce_seconds=60)
+def reindex(document_ids: list[int]) -> list[int]:
+    """Debounced: calls within a minute of each other make one job with the latest arguments."""
+    return document_ids

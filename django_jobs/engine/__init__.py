@@ -9,6 +9,10 @@ error, discard, cancel, prune side by side) and Procrastinate's ``JobManager``.
 transition           from -> to                guard
 ===================  ========================  ================================================
 insert               (new) -> queued           the idempotency key's partial unique index
+insert_unique        (new) -> queued           as insert, and no done job with the key within
+                                               ``unique_for`` seconds (the database's clock)
+debounce             queued (call, run_at) or  ``status = 'queued'``, the debounce key's
+                     (new) -> queued           partial unique index (queued jobs only)
 claim                queued -> running         ready, SKIP LOCKED; new lease token, not yet started
 start                running (attempt +1)      lease token, ``started_at IS NULL``
 heartbeat            running (lease renewed)   lease token
@@ -42,6 +46,7 @@ from .lease import RescueReport, heartbeat, release, rescue
 from .prune import prune, prune_dead_jobs, prune_schedule_runs
 from .replay import replay
 from .snooze import snooze
+from .unique import debounce, insert_unique
 
 __all__ = [
     "Completion",
@@ -51,11 +56,13 @@ __all__ = [
     "complete",
     "complete_many",
     "dead_letter",
+    "debounce",
     "fail",
     "heartbeat",
     "insert_call",
     "insert_job",
     "insert_jobs",
+    "insert_unique",
     "prune",
     "prune_dead_jobs",
     "prune_schedule_runs",

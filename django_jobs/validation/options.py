@@ -30,6 +30,8 @@ MAX_TIMEOUT_SECONDS = 7 * DAY_SECONDS
 MAX_BACKOFF_SECONDS = 30 * DAY_SECONDS
 #: A snooze is at most 30 days: a task that waits longer should be scheduled, not snoozed.
 MAX_SNOOZE_SECONDS = 30 * DAY_SECONDS
+#: A uniqueness window or a debounce is at most a year.
+MAX_UNIQUE_SECONDS = 366 * DAY_SECONDS
 #: ``delay`` is at most 100 years, so ``now + delay`` is a datetime every database stores.
 MAX_DELAY_SECONDS = 36_500 * DAY_SECONDS
 #: PostgreSQL's ``jsonb`` holds at most 255 MiB; no size limit may be set above it.
@@ -220,6 +222,35 @@ def check_max_snoozes(value: Any) -> int:
             f"fails the attempt), got {value!r:.80}."
         )
     return value
+
+
+def check_unique_for(seconds: Any) -> float | None:
+    """Return ``unique_for`` as a float of seconds (None: not unique past the live job), or raise.
+
+    Must be a finite number > 0 and at most ``MAX_UNIQUE_SECONDS`` (366 days).
+
+    >>> check_unique_for(300)
+    300.0
+    """
+    if seconds is None:
+        return None
+    return check_seconds(seconds, "unique_for", maximum=MAX_UNIQUE_SECONDS, positive=True)
+
+
+def check_debounce_seconds(seconds: Any) -> float | None:
+    """Return ``debounce_seconds`` as a float (None: no debounce), or raise.
+
+    Must be a finite number >= 0 and at most ``MAX_UNIQUE_SECONDS`` (366 days); 0 replaces the
+    queued job's arguments without pushing it later than now.
+
+    >>> check_debounce_seconds(-1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    django_jobs.exceptions.InvalidJobOptionsError: debounce_seconds must be a finite number ...
+    """
+    if seconds is None:
+        return None
+    return check_seconds(seconds, "debounce_seconds", maximum=MAX_UNIQUE_SECONDS)
 
 
 def check_delay(delay: Any) -> timedelta:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from django_jobs.models import Job, JobStatus
 from tests import tasks
@@ -111,3 +112,27 @@ def test_an_update_racing_a_claim_never_changes_a_job_the_claim_took(race_steps)
     assert changed == updated["value"]
     print(f"\n{updated['value']} jobs updated, {sum(p == 7 for p in seen.values())} of them "
           f"before the claim took them")  # fmt: skip
+
+
+@pytest.mark.parametrize("racers", [3])
+def test_unique_enqueues_at_the_same_instant_create_one_job(race_steps, racers):
+    outcomes = race_steps(*[("unique", [])] * racers)
+    assert [o["outcome"] for o in outcomes] == ["ok"] * racers, outcomes
+    assert len({o["value"] for o in outcomes}) == 1, outcomes
+    assert Job.objects.filter(task_path="tests.tasks.sync_account").count() == 1
+
+
+def test_unique_enqueues_racing_a_done_job_in_its_window_return_it(race_steps):
+    done = tasks.sync_account.enqueue(42)
+    Job.objects.filter(id=done.id).update(status=JobStatus.DONE, finished_at=timezone.now())
+    outcomes = race_steps(("unique", []), ("unique", []))
+    assert [o["value"] for o in outcomes] == [done.id, done.id], outcomes
+    assert Job.objects.filter(task_path="tests.tasks.sync_account").count() == 1
+
+
+def test_debounces_at_the_same_instant_leave_one_queued_job_with_one_of_their_calls(race_steps):
+    outcomes = race_steps(("debounce", []), ("debounce", []), ("debounce", []))
+    assert [o["outcome"] for o in outcomes] == ["ok"] * 3, outcomes
+    assert len({o["value"] for o in outcomes}) == 1, outcomes
+    [job] = Job.objects.filter(task_path="tests.tasks.reindex")
+    assert job.status == JobStatus.QUEUED and len(job.args[0]) == 1
