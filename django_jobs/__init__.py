@@ -19,11 +19,11 @@ from .exceptions import (
     PermanentError,
     ReplayConflictError,
     SerializationError,
-    Snooze,
     SnoozeLimitError,
     UnknownTaskError,
     WorkerLostError,
 )
+from .snooze import Snooze
 from .task import Task, aenqueue, enqueue, enqueue_many, job
 
 if TYPE_CHECKING:

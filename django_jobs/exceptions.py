@@ -41,27 +41,6 @@ class PermanentError(DjangoJobsError):
     """Raised by task code to dead-letter its job at once, with no further attempts."""
 
 
-class Snooze(DjangoJobsError):  # noqa: N818 (a request to the worker, not an error)
-    """Raised (or returned) by task code to run its job again ``seconds`` later, no attempt used.
-
-    The job goes back to the queue with ``run_at`` = now + ``seconds``; the attempt it was charged
-    at start is given back and its ``snoozes`` count grows by one. Past
-    ``DJANGO_JOBS["MAX_SNOOZES"]`` snoozes the attempt fails with ``SnoozeLimitError`` instead.
-    ``seconds`` is a finite number in 0..30 days; anything else raises
-    ``InvalidJobOptionsError`` here, in the task, which then fails as any error would.
-    Oban's ``{:snooze, seconds}`` return value is the model.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        from .validation import check_snooze_seconds  # validation imports this module
-
-        self.seconds = check_snooze_seconds(seconds)
-        super().__init__(f"snooze for {self.seconds:g}s")
-
-    def __reduce__(self) -> tuple[type[Snooze], tuple[float]]:
-        return type(self), (self.seconds,)
-
-
 class SnoozeLimitError(DjangoJobsError):
     """Recorded when a job snoozed again after ``MAX_SNOOZES`` snoozes: the attempt failed."""
 

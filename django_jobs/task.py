@@ -165,9 +165,9 @@ def job(
 
     Options are checked at decoration time (``InvalidJobOptionsError``); whether ``queue`` is in
     ``DJANGO_JOBS["QUEUES"]`` is checked by ``manage.py check`` (django_jobs.E301) and at
-    enqueue time. ``unique_for`` and ``debounce_seconds`` are as for ``Task.using``. The task is registered under its dotted path, the one its jobs store; a
-    function that is not at a module's top level is not registered, and enqueueing it raises
-    ``InvalidTaskError``.
+    enqueue time. ``unique_for`` and ``debounce_seconds`` are as for ``Task.using``. The task
+    is registered under its dotted path, the one its jobs store; a function that is not at a
+    module's top level is not registered, and enqueueing it raises ``InvalidTaskError``.
     """
     if queue is not None:
         check_queue_name(queue)

@@ -1,4 +1,4 @@
-"""``update_queued``: change when, how urgently or where queued jobs run, before a worker takes them.
+"""``update_queued``: change when, how urgently or where queued jobs run, before a worker does.
 
 The values are checked by the same validators as ``enqueue``'s, before any SQL; the write is one
 guarded UPDATE in ``django_jobs.engine``. River's ``JobUpdate`` and Oban's ``Oban.update_job``

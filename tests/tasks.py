@@ -99,7 +99,7 @@ def slow_first_attempt(context: JobContext, key: str) -> int:
 
 @job(takes_context=True)
 def snooze_times(context: JobContext, key: str, times: int, seconds: float) -> int:
-    """Record the run; snooze (raising) for ``seconds`` on the first ``times`` runs, then succeed."""
+    """Record the run; snooze (raising) ``seconds`` on the first ``times`` runs, then succeed."""
     Execution.objects.create(key=key, attempt=context.attempt, worker_pid=os.getpid())
     if context.snoozes < times:
         raise Snooze(seconds)

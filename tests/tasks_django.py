@@ -96,7 +96,7 @@ if PER_TASK_OPTIONS:
 
 @task
 def snoozes_once(key: str) -> str:
-    """Snooze the first run for an hour (django-jobs' own Snooze, raised from a django.tasks task)."""
+    """Snooze the first run for an hour (django-jobs' Snooze, raised from a django.tasks task)."""
     from django_jobs import Snooze
 
     if not Execution.objects.filter(key=key).exists():

@@ -1,4 +1,4 @@
-"""``JobAdmin``: the job list and page, cancel, run now and change, and the queue dashboard's URL."""
+"""``JobAdmin``: the job list and page, its actions (cancel, run now, change) and the dashboard."""
 
 from __future__ import annotations
 

@@ -28,9 +28,9 @@ def snooze(job: Job, seconds: float, *, now: datetime | None = None) -> SnoozeRe
     cleared. Returns SNOOZED with the new ``run_at``, or LOST (nothing written) if the lease was
     gone. A job that already snoozed ``DJANGO_JOBS["MAX_SNOOZES"]`` times is not snoozed: its
     attempt fails with ``SnoozeLimitError`` through ``fail`` (retried or dead-lettered): the
-    record then carries ``fail``'s ``FailRecord`` in ``failed`` and the error. The limit is also in the WHERE clause, so no writer
-    can take a row past it. ``job`` is updated in memory. Database errors propagate; the write
-    is safe to repeat.
+    record then carries ``fail``'s ``FailRecord`` in ``failed`` and the error. The limit is
+    also in the WHERE clause, so no writer can take a row past it. ``job`` is updated in
+    memory. Database errors propagate; the write is safe to repeat.
     """
     now = now or timezone.now()
     limit = jobs_settings.MAX_SNOOZES

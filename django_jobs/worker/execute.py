@@ -16,16 +16,18 @@ from asgiref.sync import async_to_sync
 from django.db import connection
 
 from .. import db, registry, validation
-from ..exceptions import OpenTransactionError, SerializationError, Snooze
+from ..exceptions import OpenTransactionError, SerializationError
 from ..models import Job
 from ..outcome import Failed, Outcome, Snoozed, Succeeded
+from ..snooze import Snooze
 
 
 def execute(job: Job) -> Outcome:
     """Run ``job``'s task with its arguments; return ``Succeeded``, ``Failed`` or ``Snoozed``.
 
-    Never raises. A task that raises or returns ``Snooze(seconds)`` has snoozed. A task path that names no registered task fails with ``UnknownTaskError`` without anything
-    being imported or called. A task that returns with a transaction still open has it rolled
+    Never raises. A task that raises or returns ``Snooze(seconds)`` has snoozed. A task path
+    that names no registered task fails with ``UnknownTaskError`` without anything being
+    imported or called. A task that returns with a transaction still open has it rolled
     back (the connection is thrown away) and fails with ``OpenTransactionError``. A result that
     cannot be stored as JSON fails with ``SerializationError``.
     """

@@ -64,17 +64,23 @@ def race_steps(
         try:
             for (step, ids), log in zip(steps, logs, strict=True):
                 with open(log, "wb") as out:
+                    command = [sys.executable, "-m", "tests.faults.race", step, "engine"]
+                    command += [str(BARRIER_KEY), *map(str, ids)]
                     started.append(
                         subprocess.Popen(
-                            [sys.executable, "-m", "tests.faults.race", step, "engine",
-                             str(BARRIER_KEY), *map(str, ids)],
-                            cwd=ROOT, env=subprocess_env(), stdout=out, stderr=subprocess.STDOUT,
-                        )  # fmt: skip
+                            command,
+                            cwd=ROOT,
+                            env=subprocess_env(),
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                        )
                     )
             children = started[-len(steps) :]
             wait_for(
-                lambda: _waiting_at_barrier() == len(steps)
-                or any(c.poll() is not None for c in children),
+                lambda: (
+                    _waiting_at_barrier() == len(steps)
+                    or any(c.poll() is not None for c in children)
+                ),
                 timeout=120,
                 what="the racers to wait at the barrier",
             )

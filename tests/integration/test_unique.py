@@ -114,9 +114,11 @@ def test_debounce_inserts_a_new_job_once_the_queued_one_was_claimed():
     ],
 )
 def test_bad_windows_are_refused_before_any_sql(options, message):
-    with CaptureQueriesContext(connection) as queries:
-        with pytest.raises(InvalidJobOptionsError, match=message):
-            tasks.add.using(**options)
+    with (
+        CaptureQueriesContext(connection) as queries,
+        pytest.raises(InvalidJobOptionsError, match=message),
+    ):
+        tasks.add.using(**options)
     assert len(queries) == 0
 
 

@@ -65,17 +65,18 @@ def test_a_done_or_cancelled_job_is_not_changed():
 @override_settings(DJANGO_JOBS={"QUEUES": ["default", "mail"]})
 def test_bad_values_are_refused_before_any_sql(kwargs, message):
     job = tasks.noop.enqueue()
-    with CaptureQueriesContext(connection) as queries:
-        with pytest.raises(InvalidJobOptionsError, match=message):
-            update_queued([job.id], **kwargs)
+    with (
+        CaptureQueriesContext(connection) as queries,
+        pytest.raises(InvalidJobOptionsError, match=message),
+    ):
+        update_queued([job.id], **kwargs)
     assert len(queries) == 0
 
 
 @pytest.mark.parametrize("jobs", ["12", 12, [0], ["7"], [True], DeadJob.objects.all()])
 def test_a_bad_selection_is_refused_before_any_sql(jobs):
-    with CaptureQueriesContext(connection) as queries:
-        with pytest.raises(InvalidJobOptionsError):
-            update_queued(jobs, priority=1)
+    with CaptureQueriesContext(connection) as queries, pytest.raises(InvalidJobOptionsError):
+        update_queued(jobs, priority=1)
     assert len(queries) == 0
 
 
