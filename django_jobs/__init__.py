@@ -1,8 +1,8 @@
 """django-jobs: durable background jobs for Django, stored in PostgreSQL through the ORM.
 
 The public API: ``job`` (decorator), ``enqueue``/``aenqueue``, ``Task``, ``JobContext``,
-``get_status``, ``pause_queue``/``resume_queue``/``paused_queues`` and the exceptions. Importing
-the package reads no settings and touches no models.
+``get_status``, ``pause_queue``/``resume_queue``/``paused_queues``, ``update_queued`` and the
+exceptions. Importing the package reads no settings and touches no models.
 """
 
 from __future__ import annotations
@@ -19,15 +19,18 @@ from .exceptions import (
     PermanentError,
     ReplayConflictError,
     SerializationError,
+    SnoozeLimitError,
     UnknownTaskError,
     WorkerLostError,
 )
+from .snooze import Snooze
 from .task import Task, aenqueue, enqueue, enqueue_many, job
 
 if TYPE_CHECKING:
     from .context import JobContext
     from .pause import pause_queue, paused_queues, resume_queue
     from .status import get_status
+    from .update import update_queued
 
 __version__ = "0.1.0"
 
@@ -42,6 +45,8 @@ __all__ = [
     "PermanentError",
     "ReplayConflictError",
     "SerializationError",
+    "Snooze",
+    "SnoozeLimitError",
     "Task",
     "UnknownTaskError",
     "WorkerLostError",
@@ -54,6 +59,7 @@ __all__ = [
     "pause_queue",
     "paused_queues",
     "resume_queue",
+    "update_queued",
 ]
 
 _LAZY = {
@@ -62,6 +68,7 @@ _LAZY = {
     "pause_queue": "pause",
     "paused_queues": "pause",
     "resume_queue": "pause",
+    "update_queued": "update",
 }
 
 

@@ -97,6 +97,8 @@ def _is_queue_name(queue: Any) -> bool:
 def _check_values() -> list[Any]:
     errors = _problem("E003", "DEFAULT_PRIORITY", validation.check_priority, "0 is the default.")
     errors += _problem("E004", "MAX_ATTEMPTS", validation.check_max_attempts, "1: no retries.")
+    errors += _problem("E060", "MAX_SNOOZES", validation.check_max_snoozes,
+                       "100 is the default; 0 makes every snooze a failure.")  # fmt: skip
     errors += _problem(
         "E011",
         "TASK_MODULES",

@@ -27,6 +27,11 @@ DEFAULTS: dict[str, Any] = {
     "BACKOFF_BASE_SECONDS": 10.0,
     "BACKOFF_MAX_SECONDS": 3600.0,
     "BACKOFF_JITTER": 0.2,
+    # How many times one job may snooze (raise or return django_jobs.Snooze); the next snooze
+    # fails the attempt with SnoozeLimitError (retried or dead-lettered as any failure). 100
+    # lets a task poll for something once a minute for over an hour and a half, and stops a
+    # task that snoozes on every run from holding its row forever.
+    "MAX_SNOOZES": 100,
     # How long an idle worker waits before looking for ready jobs again.
     "POLL_INTERVAL_SECONDS": 1.0,
     # Where the worker LISTENs for new jobs: a libpq URL or key=value string of a direct (or

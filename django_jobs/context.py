@@ -11,13 +11,15 @@ from .models import Job
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class JobContext:
-    """The running job as its task sees it. ``attempt`` counts from 1."""
+    """The running job as its task sees it. ``attempt`` counts from 1; ``snoozes`` counts the
+    times the job snoozed before this run (``django_jobs.Snooze``)."""
 
     job_id: int
     attempt: int
     max_attempts: int
     worker_id: str
     lease_token: uuid.UUID | None
+    snoozes: int = 0
 
     @classmethod
     def for_job(cls, job: Job) -> JobContext:
@@ -27,6 +29,7 @@ class JobContext:
             max_attempts=job.max_attempts,
             worker_id=job.worker_id,
             lease_token=job.lease_token,
+            snoozes=job.snoozes,
         )
 
     def set_progress(self, percent: float, message: str = "") -> bool:

@@ -15,8 +15,10 @@ it belongs to.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.core.signals import setting_changed
@@ -48,6 +50,8 @@ def enqueue_job(
     idempotency_key: str | None = None,
     backoff_base_seconds: float | None = None,
     backoff_max_seconds: float | None = None,
+    unique_for: float | None = None,
+    debounce_seconds: float | None = None,
 ) -> Job:
     """Validate every option, INSERT one ``Job`` and return it.
 
@@ -60,7 +64,20 @@ def enqueue_job(
     SQL; sends ``job_enqueued`` after the INSERT, inside the caller's transaction, if it has
     receivers. One statement (one round trip) without an idempotency key; with one, the
     INSERT runs in a savepoint (see ``engine.insert_call``).
+
+    ``unique_for`` (seconds): a job done within that window with the same key is returned too
+    (``engine.insert_unique``). ``debounce_seconds``: the queued job with the same key gets
+    this call's arguments and ``run_at`` = now + ``debounce_seconds`` instead of a new job being
+    inserted (``engine.debounce``); ``run_at`` cannot be given with it. Without
+    ``idempotency_key``, either derives one (``derived_key``).
     """
+    if unique_for is not None or debounce_seconds is not None:
+        return _enqueue_unique(
+            path, args, kwargs or {}, unique_for=unique_for, debounce_seconds=debounce_seconds,
+            queue=queue, priority=priority, run_at=run_at, max_attempts=max_attempts,
+            timeout_seconds=timeout_seconds, idempotency_key=idempotency_key,
+            backoff_base_seconds=backoff_base_seconds, backoff_max_seconds=backoff_max_seconds,
+        )  # fmt: skip
     values, encoded = call_values(
         path,
         args,
@@ -83,6 +100,71 @@ def enqueue_job(
         if job_enqueued.has_listeners(Job):
             job_enqueued.send(sender=Job, job=job)
     return job  # when not inserted: the live job holding the key
+
+
+def _enqueue_unique(
+    path: str,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    *,
+    unique_for: Any,
+    debounce_seconds: Any,
+    run_at: datetime | None,
+    idempotency_key: str | None,
+    **options: Any,
+) -> Job:
+    unique_for = validation.check_unique_for(unique_for)
+    debounce_seconds = validation.check_debounce_seconds(debounce_seconds)
+    if unique_for is not None and debounce_seconds is not None:
+        raise InvalidJobOptionsError(
+            "Give unique_for or debounce_seconds, not both: a debounced job is replaced while "
+            "queued, a unique one is kept."
+        )
+    if debounce_seconds is not None and run_at is not None:
+        raise InvalidJobOptionsError(
+            "debounce_seconds sets run_at (now + debounce_seconds); do not give run_at or delay."
+        )
+    if debounce_seconds is not None:
+        run_at = timezone.now() + timedelta(seconds=debounce_seconds)
+    values, encoded = call_values(
+        path, args, kwargs, run_at=run_at, idempotency_key=idempotency_key, **options
+    )
+    from . import engine  # the engine imports models: not at this module's import
+
+    if debounce_seconds is not None:
+        key = values.pop("idempotency_key") or derived_key(values, None)
+        job, inserted = engine.debounce({**values, "debounce_key": key}, encoded)
+    else:
+        values["idempotency_key"] = values["idempotency_key"] or derived_key(values, encoded)
+        assert unique_for is not None
+        job, inserted = engine.insert_unique(values, encoded, unique_for)
+    if inserted:
+        from .models import Job
+
+        if job_enqueued.has_listeners(Job):
+            job_enqueued.send(sender=Job, job=job)
+    return job
+
+
+def derived_key(values: Mapping[str, Any], encoded: Mapping[str, str] | None) -> str:
+    """Return the key a unique or debounced job gets when none is given.
+
+    ``unique:`` then a SHA-256 of the task path, the queue and (for ``unique_for``: ``encoded``
+    given) the arguments as canonical JSON (keys sorted), so equal calls get equal keys however
+    their kwargs were ordered. Debounce leaves the arguments out: its point is to replace them.
+
+    >>> derived_key({"task_path": "app.jobs.sync", "queue": "default"}, None)[:19]
+    'unique:3f320ffc0466'
+    """
+    parts = [values["task_path"], values["queue"]]
+    if encoded is not None:
+        parts += [_canonical(encoded["args"]), _canonical(encoded["kwargs"])]
+    digest = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+    return f"unique:{digest}"
+
+
+def _canonical(text: str) -> str:
+    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
 
 
 def call_values(

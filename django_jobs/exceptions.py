@@ -1,5 +1,7 @@
 """The errors django-jobs raises, and the ones task code raises to steer it."""
 
+from __future__ import annotations
+
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -37,6 +39,10 @@ class ConfigurationError(DjangoJobsError, ImproperlyConfigured):
 
 class PermanentError(DjangoJobsError):
     """Raised by task code to dead-letter its job at once, with no further attempts."""
+
+
+class SnoozeLimitError(DjangoJobsError):
+    """Recorded when a job snoozed again after ``MAX_SNOOZES`` snoozes: the attempt failed."""
 
 
 class JobTimeoutError(DjangoJobsError):

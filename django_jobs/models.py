@@ -77,11 +77,16 @@ class Job(models.Model):
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=20)
+    # Times the task snoozed (django_jobs.Snooze); bounded by DJANGO_JOBS["MAX_SNOOZES"].
+    snoozes = models.PositiveIntegerField(default=0)
     timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
     # Per-job backoff (the django.tasks backend's OPTIONS); None takes DJANGO_JOBS' BACKOFF_*.
     backoff_base_seconds = models.FloatField(null=True, blank=True)
     backoff_max_seconds = models.FloatField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    # A debounced job's key (Task.using(debounce_seconds=...)): unique among queued jobs only, so
+    # a new call while the job runs is a new job rather than lost.
+    debounce_key = models.CharField(max_length=255, null=True, blank=True)
     enqueued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -119,6 +124,13 @@ class Job(models.Model):
             ),
             models.Index(fields=["queue", "status"], name="django_jobs_job_queue_idx"),
             models.Index(fields=["finished_at"], name="django_jobs_job_finished_idx"),
+            # unique_for's look-up of a done job holding the key within its window; jobs without
+            # a key (most) are not in it.
+            models.Index(
+                fields=["idempotency_key", "finished_at"],
+                condition=Q(status="done", idempotency_key__isnull=False),
+                name="django_jobs_job_done_key_idx",
+            ),
         ]
         constraints = [
             # One live job per key: a concurrent second enqueue waits on this index, then finds the
@@ -128,6 +140,13 @@ class Job(models.Model):
                 condition=Q(status__in=["queued", "running"]),
                 name="django_jobs_job_live_idempotency_key",
             ),
+            # One queued job per debounce key: a concurrent second debounce waits on this index,
+            # then updates the first job's call instead of inserting beside it.
+            models.UniqueConstraint(
+                fields=["debounce_key"],
+                condition=Q(status="queued"),
+                name="django_jobs_job_queued_debounce_key",
+            ),
             models.CheckConstraint(
                 condition=Q(priority__gte=-100, priority__lte=100),
                 name="django_jobs_job_priority_range",
@@ -136,6 +155,7 @@ class Job(models.Model):
         permissions = [
             ("cancel_job", "Can cancel queued jobs"),
             ("run_now_job", "Can make queued jobs run now"),
+            ("update_queued_job", "Can change run_at, priority and queue of queued jobs"),
         ]
 
     def __str__(self) -> str:

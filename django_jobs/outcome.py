@@ -33,7 +33,15 @@ class Failed:
     duration_seconds: float
 
 
-Outcome = Succeeded | Failed
+@dataclasses.dataclass(frozen=True, slots=True)
+class Snoozed:
+    """The task raised or returned ``Snooze(seconds)``: run the job again that much later."""
+
+    seconds: float
+    duration_seconds: float
+
+
+Outcome = Succeeded | Failed | Snoozed
 
 
 class Recorded(enum.Enum):
@@ -42,6 +50,7 @@ class Recorded(enum.Enum):
     DONE = "done"
     RETRIED = "retried"  # queued again for its next attempt
     DEAD = "dead-lettered"
+    SNOOZED = "snoozed"  # queued again later, its attempt given back
     RELEASED = "released"  # given back unstarted, no attempt charged
     LOST = "lost"  # the lease was no longer held: nothing was written
 
@@ -55,3 +64,14 @@ class FailRecord:
     failure: Failure
     run_at: datetime | None = None
     dead_job: DeadJob | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SnoozeRecord:
+    """What ``engine.snooze`` wrote: SNOOZED (with the new ``run_at``) or LOST; past the snooze
+    limit, ``failed`` is what ``engine.fail`` wrote for ``error`` (a ``SnoozeLimitError``)."""
+
+    recorded: Recorded
+    run_at: datetime | None = None
+    failed: FailRecord | None = None
+    error: BaseException | None = None

@@ -5,6 +5,8 @@
 - ``job_succeeded(sender=Job, job, result, duration_seconds)``: after the job is marked done.
 - ``job_failed(sender=Job, job, error, will_retry, duration_seconds)``: once recorded.
 - ``job_dead_lettered(sender=Job, job, dead_job)``: after the job moved to ``DeadJob``.
+- ``job_snoozed(sender=Job, job, seconds, run_at, duration_seconds)``: after the job was queued
+  again for ``run_at`` (its attempt given back).
 """
 
 import logging
@@ -19,6 +21,7 @@ job_started = Signal()
 job_succeeded = Signal()
 job_failed = Signal()
 job_dead_lettered = Signal()
+job_snoozed = Signal()
 
 
 def send_from_worker(signal: Signal, **kwargs: Any) -> None:

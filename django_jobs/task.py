@@ -20,11 +20,13 @@ from . import registry
 from .enqueue import enqueue_calls, enqueue_job
 from .exceptions import InvalidJobOptionsError, InvalidTaskError, UnknownTaskError
 from .validation import (
+    check_debounce_seconds,
     check_idempotency_key,
     check_max_attempts,
     check_priority,
     check_queue_name,
     check_timeout_seconds,
+    check_unique_for,
     resolve_run_at,
 )
 
@@ -49,6 +51,8 @@ class Task:
     takes_context: bool = False
     run_at: datetime | None = None
     idempotency_key: str | None = None
+    unique_for: float | None = None
+    debounce_seconds: float | None = None
 
     @property
     def path(self) -> str:
@@ -79,11 +83,18 @@ class Task:
         idempotency_key: str | None = None,
         max_attempts: int | None = None,
         timeout_seconds: float | None = None,
+        unique_for: float | None = None,
+        debounce_seconds: float | None = None,
     ) -> Task:
         """Return a copy with the given options replaced; ``delay`` is seconds or a timedelta.
 
-        Raises ``InvalidJobOptionsError`` for both ``run_at`` and ``delay``, or a bad value.
-        Whether ``queue`` is in ``DJANGO_JOBS["QUEUES"]`` is checked at enqueue time.
+        ``unique_for`` (seconds): enqueueing returns the job holding the same key while it is
+        queued or running, or done within that many seconds. ``debounce_seconds``: enqueueing
+        replaces the arguments of the queued job holding the key and pushes its ``run_at`` to
+        now + that many seconds. Without ``idempotency_key`` either derives a key from the task
+        and queue (and, for ``unique_for``, the arguments). Raises ``InvalidJobOptionsError``
+        for both ``run_at`` and ``delay``, or a bad value. Whether ``queue`` is in
+        ``DJANGO_JOBS["QUEUES"]`` is checked at enqueue time.
         """
         changes: dict[str, Any] = {
             "run_at": resolve_run_at(run_at, delay),
@@ -92,6 +103,8 @@ class Task:
             "idempotency_key": check_idempotency_key(idempotency_key),
             "max_attempts": None if max_attempts is None else check_max_attempts(max_attempts),
             "timeout_seconds": check_timeout_seconds(timeout_seconds),
+            "unique_for": check_unique_for(unique_for),
+            "debounce_seconds": check_debounce_seconds(debounce_seconds),
         }
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -104,6 +117,8 @@ class Task:
             "max_attempts": self.max_attempts,
             "timeout_seconds": self.timeout_seconds,
             "idempotency_key": self.idempotency_key,
+            "unique_for": self.unique_for,
+            "debounce_seconds": self.debounce_seconds,
         }
 
     def enqueue(self, *args: Any, **kwargs: Any) -> Job:
@@ -131,6 +146,8 @@ def job(
     max_attempts: int | None = ...,
     timeout_seconds: float | None = ...,
     takes_context: bool = ...,
+    unique_for: float | None = ...,
+    debounce_seconds: float | None = ...,
 ) -> Callable[[Callable[..., Any]], Task]: ...
 def job(
     func: Callable[..., Any] | None = None,
@@ -141,14 +158,16 @@ def job(
     max_attempts: int | None = None,
     timeout_seconds: float | None = None,
     takes_context: bool = False,
+    unique_for: float | None = None,
+    debounce_seconds: float | None = None,
 ) -> Task | Callable[[Callable[..., Any]], Task]:
     """Register a module-level function as a task: ``@job`` or ``@job(queue="mail", priority=10)``.
 
     Options are checked at decoration time (``InvalidJobOptionsError``); whether ``queue`` is in
     ``DJANGO_JOBS["QUEUES"]`` is checked by ``manage.py check`` (django_jobs.E301) and at
-    enqueue time. The task is registered under its dotted path, the one its jobs store; a
-    function that is not at a module's top level is not registered, and enqueueing it raises
-    ``InvalidTaskError``.
+    enqueue time. ``unique_for`` and ``debounce_seconds`` are as for ``Task.using``. The task
+    is registered under its dotted path, the one its jobs store; a function that is not at a
+    module's top level is not registered, and enqueueing it raises ``InvalidTaskError``.
     """
     if queue is not None:
         check_queue_name(queue)
@@ -157,6 +176,8 @@ def job(
     if max_attempts is not None:
         check_max_attempts(max_attempts)
     check_timeout_seconds(timeout_seconds)
+    check_unique_for(unique_for)
+    check_debounce_seconds(debounce_seconds)
 
     def decorate(f: Callable[..., Any]) -> Task:
         task = Task(
@@ -166,6 +187,8 @@ def job(
             max_attempts=max_attempts,
             timeout_seconds=timeout_seconds,
             takes_context=takes_context,
+            unique_for=unique_for,
+            debounce_seconds=debounce_seconds,
         )
         # A nested or __main__ function is not registered: callable here, refused at enqueue.
         with contextlib.suppress(InvalidTaskError):
@@ -237,6 +260,12 @@ def enqueue_many(task: Any, calls: Iterable[Sequence[Any] | Mapping[str, Any]]) 
             "enqueue_many cannot share one idempotency_key among many jobs; enqueue those jobs "
             "one by one."
         )
+    if spec.unique_for is not None or spec.debounce_seconds is not None:
+        raise InvalidJobOptionsError(
+            "enqueue_many does not take unique_for or debounce_seconds: each job's key is "
+            "settled on its own. Enqueue those jobs one by one."
+        )
     options = spec.job_options()
-    del options["idempotency_key"]
+    for name in ("idempotency_key", "unique_for", "debounce_seconds"):
+        del options[name]
     return enqueue_calls(spec.path, calls, **options)

@@ -3,7 +3,7 @@
 import os
 import time
 
-from django_jobs import JobContext, PermanentError, job
+from django_jobs import JobContext, PermanentError, Snooze, job
 
 from .models import Execution
 
@@ -95,3 +95,52 @@ def slow_first_attempt(context: JobContext, key: str) -> int:
         time.sleep(2.5)
     Execution.objects.create(key=key, attempt=context.attempt, worker_pid=os.getpid())
     return context.attempt
+
+
+@job(takes_context=True)
+def snooze_times(context: JobContext, key: str, times: int, seconds: float) -> int:
+    """Record the run; snooze (raising) ``seconds`` on the first ``times`` runs, then succeed."""
+    Execution.objects.create(key=key, attempt=context.attempt, worker_pid=os.getpid())
+    if context.snoozes < times:
+        raise Snooze(seconds)
+    return context.snoozes
+
+
+@job
+def returns_snooze(seconds: float) -> Snooze:
+    """Snooze by returning the request instead of raising it (always)."""
+    return Snooze(seconds)
+
+
+@job
+def snooze_with(seconds: object) -> None:
+    """Ask for a snooze of whatever ``seconds`` is: bad values fail the attempt."""
+    raise Snooze(seconds)  # type: ignore[arg-type]
+
+
+@job(takes_context=True)
+def snooze_checked(context: JobContext, key: str, times: int, seconds: float) -> int:
+    """As ``snooze_times``, but fail (an error on the job) if run before the job's ``run_at``."""
+    from django.utils import timezone
+
+    from django_jobs.models import Job
+
+    run_at = Job.objects.values_list("run_at", flat=True).get(id=context.job_id)
+    if timezone.now() < run_at:
+        raise RuntimeError(f"ran at {timezone.now()} before its run_at {run_at}")
+    Execution.objects.create(key=key, attempt=context.attempt, worker_pid=os.getpid())
+    if context.snoozes < times:
+        raise Snooze(seconds)
+    return context.snoozes
+
+
+@job(unique_for=3600)
+def sync_account(account_id: int) -> int:
+    """Unique per account for an hour after it ran (its key derived from the arguments)."""
+    return account_id
+
+
+@job(debounce_seconds=60)
+def reindex(document_ids: list[int]) -> list[int]:
+    """Debounced: calls within a minute of each other make one job with the latest arguments."""
+    return document_ids

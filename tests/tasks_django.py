@@ -92,3 +92,14 @@ if PER_TASK_OPTIONS:
     @task(max_attempts=2, timeout_seconds=7, backoff_base_seconds=0.0, backoff_max_seconds=1.5)
     def fails_twice(message: str) -> None:
         raise KeyError(message)
+
+
+@task
+def snoozes_once(key: str) -> str:
+    """Snooze the first run for an hour (django-jobs' Snooze, raised from a django.tasks task)."""
+    from django_jobs import Snooze
+
+    if not Execution.objects.filter(key=key).exists():
+        Execution.objects.create(key=key, worker_pid=os.getpid())
+        raise Snooze(3600)
+    return key

@@ -17,7 +17,8 @@ ones listed before it, so there is no import circle:
 
 Rows change only through the named functions of ``django_jobs.engine``, offered as admin
 actions (POSTs under the admin's CSRF protection), each behind its own permission:
-``django_jobs.cancel_job``, ``django_jobs.run_now_job`` and ``django_jobs.replay_deadjob``. Looking
+``django_jobs.cancel_job``, ``django_jobs.run_now_job``, ``django_jobs.update_queued_job`` and
+``django_jobs.replay_deadjob``. Looking
 needs the models' view permissions. The change forms are read-only.
 """
 

@@ -1,4 +1,4 @@
-"""``JobAdmin``: the job list and page, cancel and run now, and the queue dashboard's URL."""
+"""``JobAdmin``: the job list and page, its actions (cancel, run now, change) and the dashboard."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from .filters import QueueFilter, TaskFilter
 from .inputs import object_pk
 from .outcomes import dead, where_now
 from .previews import failed_attempts_html, json_html, preview_of
+from .update import update_selected
 
 
 @admin.register(Job)
@@ -39,7 +40,7 @@ class JobAdmin(ReadOnlyAdmin):
     )
     list_filter = ("status", QueueFilter, TaskFilter)
     search_fields = ("task_path", "idempotency_key__exact")
-    actions = ("run_now_selected", "cancel_selected")
+    actions = ("run_now_selected", "update_selected", "cancel_selected")
     fieldsets = (
         (
             None,
@@ -95,19 +96,23 @@ class JobAdmin(ReadOnlyAdmin):
     def has_run_now_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("django_jobs.run_now_job")
 
+    def has_update_queued_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("django_jobs.update_queued_job")
+
     # Columns and fields -------------------------------------------------------------------------
 
     @admin.display(description="status", ordering="status")
     def status_display(self, job: Job) -> str:
         if job.status == JobStatus.QUEUED and job.run_at > timezone.now():
-            waiting = "retry" if job.attempts else "scheduled"
+            waiting = "retry" if job.attempts else "snoozed" if job.snoozes else "scheduled"
             left = short_duration((job.run_at - timezone.now()).total_seconds())
             return f"queued ({waiting} in {left})"
         return str(job.get_status_display())
 
     @admin.display(description="attempts")
     def attempts_display(self, job: Job) -> str:
-        return f"{job.attempts}/{job.max_attempts}"
+        snoozes = f" ({job.snoozes} snoozes)" if job.snoozes else ""
+        return f"{job.attempts}/{job.max_attempts}{snoozes}"
 
     @admin.display(description="age", ordering="enqueued_at")
     def age(self, job: Job) -> str:
@@ -142,6 +147,13 @@ class JobAdmin(ReadOnlyAdmin):
             "as a worker is free; the others were already due, had started or had finished.",
             messages.WARNING,
         )
+
+    @admin.action(
+        description="Change run_at, priority or queue of selected queued jobs",
+        permissions=["update_queued"],
+    )
+    def update_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> HttpResponse | None:
+        return update_selected(self, request, queryset)
 
     @admin.action(description="Cancel selected queued jobs", permissions=["cancel"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import cancel, doctor, health, listing, pause, prune, replay, resume, show, stats
+from . import cancel, doctor, health, listing, pause, prune, replay, resume, show, stats, update
 from .output import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, Output
 
 #: The subcommand modules, in the order ``jobs --help`` lists them.
@@ -26,6 +26,7 @@ SUBCOMMANDS: list[ModuleType] = [
     listing,
     show,
     cancel,
+    update,
     replay,
     pause,
     resume,

@@ -9,15 +9,23 @@ error, discard, cancel, prune side by side) and Procrastinate's ``JobManager``.
 transition           from -> to                guard
 ===================  ========================  ================================================
 insert               (new) -> queued           the idempotency key's partial unique index
+insert_unique        (new) -> queued           as insert, and no done job with the key within
+                                               ``unique_for`` seconds (the database's clock)
+debounce             queued (call, run_at) or  ``status = 'queued'``, the debounce key's
+                     (new) -> queued           partial unique index (queued jobs only)
 claim                queued -> running         ready, SKIP LOCKED; new lease token, not yet started
 start                running (attempt +1)      lease token, ``started_at IS NULL``
 heartbeat            running (lease renewed)   lease token
 complete             running -> done           lease token
 fail                 running -> queued | dead  lease token (rescue: and lease expired)
 release              running -> queued         lease token, ``started_at IS NULL`` (no attempt used)
+snooze               running -> queued         lease token, ``snoozes < MAX_SNOOZES`` (attempt -1,
+                                               snoozes +1); past the limit: ``fail``
 rescue               running -> queued | dead  expired lease, SKIP LOCKED; ``release`` or ``fail``
 cancel               queued -> cancelled       ``status = 'queued'``
 run_now              queued (run_at = now)     ``status = 'queued'``
+update_queued        queued (run_at, priority  ``status = 'queued'``
+                     or queue changed)
 set_progress         running (progress)        lease token
 replay               dead -> queued (new job)  the dead row's lock, ``replayed_job_id IS NULL``
 prune                done|cancelled -> (gone)  status and ``finished_at``
@@ -31,12 +39,14 @@ prune_schedule_runs  ledger row -> (gone)      ``created_at``, a newer row of it
 # engine inside their functions.
 from .claim import claim, start
 from .complete import Completion, complete, complete_many
-from .control import cancel, run_now, set_progress
+from .control import cancel, run_now, set_progress, update_queued
 from .fail import dead_letter, fail
 from .insert import insert_call, insert_job, insert_jobs
 from .lease import RescueReport, heartbeat, release, rescue
 from .prune import prune, prune_dead_jobs, prune_schedule_runs
 from .replay import replay
+from .snooze import snooze
+from .unique import debounce, insert_unique
 
 __all__ = [
     "Completion",
@@ -46,11 +56,13 @@ __all__ = [
     "complete",
     "complete_many",
     "dead_letter",
+    "debounce",
     "fail",
     "heartbeat",
     "insert_call",
     "insert_job",
     "insert_jobs",
+    "insert_unique",
     "prune",
     "prune_dead_jobs",
     "prune_schedule_runs",
@@ -59,5 +71,7 @@ __all__ = [
     "rescue",
     "run_now",
     "set_progress",
+    "snooze",
     "start",
+    "update_queued",
 ]

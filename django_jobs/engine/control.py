@@ -1,4 +1,5 @@
-"""Steer jobs from outside a worker: ``cancel``, ``run_now``; and ``set_progress`` from inside.
+"""Steer jobs from outside a worker: ``cancel``, ``run_now``, ``update_queued``; and
+``set_progress`` from inside.
 
 Each is one UPDATE guarded in its WHERE clause (``status = 'queued'``, or the running attempt's
 lease), so a job that changed state meanwhile is left alone: the guard, not a lock, decides who
@@ -9,7 +10,8 @@ a job once between them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -48,6 +50,24 @@ def run_now(jobs: QuerySet[Job] | Iterable[Job | int]) -> int:
     """
     now = sql.clock()
     return _ids(jobs).filter(status=JobStatus.QUEUED, run_at__gt=now).update(run_at=now)
+
+
+#: The fields ``update_queued`` may change.
+UPDATABLE_FIELDS = frozenset({"run_at", "priority", "queue"})
+
+
+def update_queued(jobs: QuerySet[Job] | Iterable[Job | int], changes: Mapping[str, Any]) -> int:
+    """Set ``changes`` (validated values of ``run_at``, ``priority``, ``queue``) on the queued
+    jobs among ``jobs`` (a queryset, jobs or ids); return how many changed.
+
+    One UPDATE guarded by ``status = 'queued'``: a job a worker claims at the same instant is
+    either changed while still queued, or claimed and left as it is, never changed while it
+    runs. Jobs in other states are left alone. Safe to repeat. ``ValueError`` for an empty or
+    unknown field (callers validate the values: ``django_jobs.update_queued``).
+    """
+    if not changes or not set(changes) <= UPDATABLE_FIELDS:
+        raise ValueError(f"update_queued changes one of {sorted(UPDATABLE_FIELDS)}, got {changes}")
+    return _ids(jobs).filter(status=JobStatus.QUEUED).update(**changes)
 
 
 def set_progress(job_id: int, lease_token: uuid.UUID | None, percent: float, message: str) -> bool:

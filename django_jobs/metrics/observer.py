@@ -39,7 +39,7 @@ class MetricsObserver(Observer):
         metric = {"registry": self.registry}
         self.finished_jobs = prometheus.Counter(
             "django_jobs_jobs_finished_total",
-            "Jobs whose attempt ended, by outcome (done, retry, dead, cancelled, lost).",
+            "Jobs whose attempt ended, by outcome (done, retry, dead, snoozed, cancelled, lost).",
             ["queue", "task", "outcome"],
             **metric,
         )

@@ -28,6 +28,10 @@ DAY_SECONDS = 86_400
 MAX_TIMEOUT_SECONDS = 7 * DAY_SECONDS
 #: Retry delays (per job or in settings) are at most 30 days.
 MAX_BACKOFF_SECONDS = 30 * DAY_SECONDS
+#: A snooze is at most 30 days: a task that waits longer should be scheduled, not snoozed.
+MAX_SNOOZE_SECONDS = 30 * DAY_SECONDS
+#: A uniqueness window or a debounce is at most a year.
+MAX_UNIQUE_SECONDS = 366 * DAY_SECONDS
 #: ``delay`` is at most 100 years, so ``now + delay`` is a datetime every database stores.
 MAX_DELAY_SECONDS = 36_500 * DAY_SECONDS
 #: PostgreSQL's ``jsonb`` holds at most 255 MiB; no size limit may be set above it.
@@ -186,6 +190,67 @@ def check_run_at(run_at: Any) -> datetime:
             "django.utils.timezone.now() + timedelta(...)."
         )
     return run_at
+
+
+def check_snooze_seconds(seconds: Any) -> float:
+    """Return a snooze's ``seconds`` as a float, or raise ``InvalidJobOptionsError``.
+
+    Must be a finite number in 0..``MAX_SNOOZE_SECONDS`` (30 days); 0 runs the job again as
+    soon as a worker is free.
+
+    >>> check_snooze_seconds(90)
+    90.0
+    >>> check_snooze_seconds(float("nan"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    django_jobs.exceptions.InvalidJobOptionsError: Snooze seconds must be ... got nan.
+    """
+    return check_seconds(seconds, "Snooze seconds", maximum=MAX_SNOOZE_SECONDS)
+
+
+def check_max_snoozes(value: Any) -> int:
+    """Return ``MAX_SNOOZES`` or raise ``InvalidJobOptionsError`` unless an int in 0..2**31-1.
+
+    >>> check_max_snoozes(-1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    django_jobs.exceptions.InvalidJobOptionsError: MAX_SNOOZES must be an integer in ...
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_POSITIVE_INT:
+        raise InvalidJobOptionsError(
+            f"MAX_SNOOZES must be an integer in 0..{MAX_POSITIVE_INT} (0: a snooze always "
+            f"fails the attempt), got {value!r:.80}."
+        )
+    return value
+
+
+def check_unique_for(seconds: Any) -> float | None:
+    """Return ``unique_for`` as a float of seconds (None: not unique past the live job), or raise.
+
+    Must be a finite number > 0 and at most ``MAX_UNIQUE_SECONDS`` (366 days).
+
+    >>> check_unique_for(300)
+    300.0
+    """
+    if seconds is None:
+        return None
+    return check_seconds(seconds, "unique_for", maximum=MAX_UNIQUE_SECONDS, positive=True)
+
+
+def check_debounce_seconds(seconds: Any) -> float | None:
+    """Return ``debounce_seconds`` as a float (None: no debounce), or raise.
+
+    Must be a finite number >= 0 and at most ``MAX_UNIQUE_SECONDS`` (366 days); 0 replaces the
+    queued job's arguments without pushing it later than now.
+
+    >>> check_debounce_seconds(-1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    django_jobs.exceptions.InvalidJobOptionsError: debounce_seconds must be a finite number ...
+    """
+    if seconds is None:
+        return None
+    return check_seconds(seconds, "debounce_seconds", maximum=MAX_UNIQUE_SECONDS)
 
 
 def check_delay(delay: Any) -> timedelta:

@@ -18,14 +18,16 @@ from django.db import connection
 from .. import db, registry, validation
 from ..exceptions import OpenTransactionError, SerializationError
 from ..models import Job
-from ..outcome import Failed, Outcome, Succeeded
+from ..outcome import Failed, Outcome, Snoozed, Succeeded
+from ..snooze import Snooze
 
 
 def execute(job: Job) -> Outcome:
-    """Run ``job``'s task with its arguments; return ``Succeeded`` or ``Failed``. Never raises.
+    """Run ``job``'s task with its arguments; return ``Succeeded``, ``Failed`` or ``Snoozed``.
 
-    A task path that names no registered task fails with ``UnknownTaskError`` without anything
-    being imported or called. A task that returns with a transaction still open has it rolled
+    Never raises. A task that raises or returns ``Snooze(seconds)`` has snoozed. A task path
+    that names no registered task fails with ``UnknownTaskError`` without anything being
+    imported or called. A task that returns with a transaction still open has it rolled
     back (the connection is thrown away) and fails with ``OpenTransactionError``. A result that
     cannot be stored as JSON fails with ``SerializationError``.
     """
@@ -50,7 +52,11 @@ def execute(job: Job) -> Outcome:
         # The task met a database error: check the connection now, not on the outcome write.
         db.drop_unusable_connection()
     if error is not None:
+        if isinstance(error, Snooze):
+            return Snoozed(error.seconds, duration)
         return Failed(error, duration)
+    if isinstance(result, Snooze):
+        return Snoozed(result.seconds, duration)
     try:
         result_json = encode_result(job, result)
     except SerializationError as exc:

@@ -15,10 +15,18 @@ from typing import Any
 from django.db import DatabaseError
 
 from .. import db, engine
+from ..conf import jobs_settings
 from ..exceptions import ResultStorageError
 from ..models import DeadJob, Job
-from ..outcome import FailRecord, Recorded, Succeeded
-from ..signals import job_dead_lettered, job_failed, job_started, job_succeeded, send_from_worker
+from ..outcome import FailRecord, Recorded, Snoozed, SnoozeRecord, Succeeded
+from ..signals import (
+    job_dead_lettered,
+    job_failed,
+    job_snoozed,
+    job_started,
+    job_succeeded,
+    send_from_worker,
+)
 from .observers import Observers
 from .shared import Health, Held
 
@@ -81,6 +89,55 @@ class Recorder:
         self.held.drop([job])
         self.report_failure(job, error, record, duration_seconds)
         return record.recorded
+
+    def snooze(self, job: Job, outcome: Snoozed) -> Recorded | None:
+        """Write ``job``'s snooze (or, past ``MAX_SNOOZES``, its failure); return what was
+        written, None if nothing could be (logged). Written here, one job at a time, not by the
+        success completer."""
+        try:
+            record = db.with_reconnect(
+                lambda: engine.snooze(job, outcome.seconds),
+                what=f"recording the snooze of job {job.id}",
+                give_up=self.give_up,
+            )
+        except Exception:
+            self.health.report_trouble()
+            self.observers.database_error()
+            logger.exception(
+                "Job %s: could not record its snooze; rescue will take it back when its lease "
+                "expires", job.id, extra=_extra(job),
+            )  # fmt: skip
+            self.held.drop([job])
+            return None
+        self.held.drop([job])
+        if record.failed is not None and record.error is not None:  # past MAX_SNOOZES
+            self.report_failure(job, record.error, record.failed, outcome.duration_seconds)
+            return record.recorded
+        self.report_snooze(job, record, outcome)
+        return record.recorded
+
+    def report_snooze(self, job: Job, record: SnoozeRecord, outcome: Snoozed) -> None:
+        """Log a written snooze and send ``job_snoozed``."""
+        if record.recorded is Recorded.LOST:
+            self.report_lost(job)
+            return
+        assert record.run_at is not None
+        self.observers.finished(job, "snoozed", outcome.duration_seconds)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "Job %s %s snoozed for %gs (snooze %d/%d), runs again at %s",
+                job.id, job.task_path, outcome.seconds, job.snoozes,
+                jobs_settings.MAX_SNOOZES, record.run_at.isoformat(),
+                extra=_extra(job, duration=outcome.duration_seconds),
+            )  # fmt: skip
+        send_from_worker(
+            job_snoozed,
+            sender=Job,
+            job=job,
+            seconds=outcome.seconds,
+            run_at=record.run_at,
+            duration_seconds=outcome.duration_seconds,
+        )
 
     def report_failure(
         self, job: Job, error: BaseException, record: FailRecord, duration_seconds: float

@@ -20,7 +20,7 @@ from .. import db
 from ..conf import jobs_settings
 from ..engine import RescueReport
 from ..models import Job
-from ..outcome import Failed
+from ..outcome import Failed, Succeeded
 from . import listen, shutdown
 from .completer import Completer
 from .execute import execute
@@ -267,10 +267,12 @@ class Worker:
         )
         if not slot.claim_outcome():
             return  # abandoned (timeout, shutdown): its outcome was recorded by whoever took it
-        if isinstance(outcome, Failed):
+        if isinstance(outcome, Succeeded):
+            self.completer.submit(job, outcome)
+        elif isinstance(outcome, Failed):
             self.recorder.fail(job, outcome.error, outcome.duration_seconds)
         else:
-            self.completer.submit(job, outcome)
+            self.recorder.snooze(job, outcome)
 
     def _log_summary(self) -> None:
         counts, seconds = self.tally.take()

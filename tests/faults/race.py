@@ -7,7 +7,11 @@ one JSON line: ``{"outcome": "ok", "value": ...}``, ``{"outcome": "error", "erro
 "message": ...}`` or, when the step cannot even be imported, ``{"outcome": "import-error", ...}``.
 
 STEP is ``replay`` (ids of dead jobs), ``cancel`` or ``run_now`` (ids of jobs), ``rescue`` or
-``lead`` (take the pruner role as ``racer-<pid>``: the value is whether it was taken).
+``lead`` (take the pruner role as ``racer-<pid>``: the value is whether it was taken),
+``claim`` (a worker's claim of up to as many jobs as ids given: the value is each claimed job's
+``[id, priority]`` as the claim saw it), ``update`` (``update_queued(ids, priority=7)``: the
+count), ``unique`` (enqueue ``tests.tasks.sync_account(42)``, unique for an hour: the job id) and
+``debounce`` (enqueue ``tests.tasks.reindex([pid])``, debounced: the job id).
 API is ``engine`` (``from django_jobs import engine``) or ``today`` (the functions before it:
 ``django_jobs.deadletter.replay``, ``django_jobs.control.cancel``/``run_now``,
 ``django_jobs.worker.lease.rescue``).
@@ -44,8 +48,37 @@ def _step(name: str, api: str) -> Callable[[list[int]], Any]:
         "run_now": lambda ids: run_now(ids),
         "rescue": lambda ids: _describe_rescue(rescue()),
         "lead": lambda ids: _lead(),
+        "claim": _claim,
+        "update": _update,
+        "unique": lambda ids: _tasks().sync_account.enqueue(42).id,
+        "debounce": lambda ids: _tasks().reindex.enqueue([_pid()]).id,
     }
     return steps[name]
+
+
+def _tasks() -> Any:
+    from tests import tasks
+
+    return tasks
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+def _claim(ids: list[int]) -> list[list[int]]:
+    from django_jobs import engine  # type: ignore[attr-defined]
+
+    jobs = engine.claim(worker_id="racer", limit=len(ids), lease_seconds=300, start_first=0)
+    return [[job.id, job.priority] for job in jobs]
+
+
+def _update(ids: list[int]) -> int:
+    from django_jobs import update_queued
+
+    return int(update_queued(ids, priority=7))
 
 
 def _lead() -> bool:

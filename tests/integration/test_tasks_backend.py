@@ -193,6 +193,15 @@ def test_per_task_options_override_the_backend_options():
     assert failed.errors[0].exception_class is KeyError
 
 
+def test_a_django_task_raising_snooze_is_queued_again_and_reads_ready():
+    result = td.snoozes_once.enqueue("later")
+    run_worker()
+    job = Job.objects.get(id=int(result.id))
+    assert (job.status, job.attempts, job.snoozes) == (JobStatus.QUEUED, 0, 1)
+    assert job.run_at > timezone.now() + dt.timedelta(minutes=59)
+    assert backend().get_result(result.id).status == READY
+
+
 # Results through their life ---------------------------------------------------------------------
 
 

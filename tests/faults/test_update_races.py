@@ -1,0 +1,144 @@
+"""``update_queued`` racing a worker's claim in real processes released at the same instant.
+
+The guarantee: a job that a claim took is never changed by the update afterwards (the update's
+WHERE ``status = 'queued'`` re-checks each row after the claim's commit). A job may be updated
+and then claimed; it is never claimed and then updated.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from django_jobs.models import Job, JobStatus
+from tests import tasks
+from tests.conftest import ROOT, subprocess_env, wait_for
+
+pytestmark = pytest.mark.postgres
+
+BARRIER_KEY = 90_012
+JOBS = 300
+
+
+def _advisory(function: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [BARRIER_KEY])
+
+
+def _waiting_at_barrier() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND classid = 0 AND objid = %s "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            [BARRIER_KEY],
+        )
+        return cursor.fetchone()[0]
+
+
+def _outcome(output: str) -> dict[str, Any]:
+    for line in reversed(output.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    return {"outcome": "no-output", "output": output[-2000:]}
+
+
+@pytest.fixture
+def race_steps(
+    transactional_db: None, tmp_path: Path
+) -> Iterator[Callable[..., list[dict[str, Any]]]]:
+    """Run ``race_steps((step, ids), ...)``, each step in its own process, released at once."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def run(*steps: tuple[str, list[int]]) -> list[dict[str, Any]]:
+        logs = [tmp_path / f"{step}-{n}.log" for n, (step, _) in enumerate(steps)]
+        _advisory("pg_advisory_lock")
+        try:
+            for (step, ids), log in zip(steps, logs, strict=True):
+                with open(log, "wb") as out:
+                    command = [sys.executable, "-m", "tests.faults.race", step, "engine"]
+                    command += [str(BARRIER_KEY), *map(str, ids)]
+                    started.append(
+                        subprocess.Popen(
+                            command,
+                            cwd=ROOT,
+                            env=subprocess_env(),
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                        )
+                    )
+            children = started[-len(steps) :]
+            wait_for(
+                lambda: (
+                    _waiting_at_barrier() == len(steps)
+                    or any(c.poll() is not None for c in children)
+                ),
+                timeout=120,
+                what="the racers to wait at the barrier",
+            )
+            early = [log.read_text() for c, log in zip(children, logs, strict=True) if c.poll()]
+            assert not early, f"a racer ended before the barrier opened: {early}"
+        finally:
+            _advisory("pg_advisory_unlock")
+        for child in children:
+            child.wait(timeout=120)
+        return [_outcome(log.read_text()) for log in logs]
+
+    yield run
+    for child in started:
+        if child.poll() is None:
+            child.kill()
+            child.wait(30)
+
+
+def test_an_update_racing_a_claim_never_changes_a_job_the_claim_took(race_steps):
+    ids = [tasks.noop.enqueue().id for _ in range(JOBS)]
+    # The claim takes half the jobs, the update tries to change all of them.
+    claimed, updated = race_steps(("claim", ids[: JOBS // 2]), ("update", ids))
+    assert claimed["outcome"] == updated["outcome"] == "ok", (claimed, updated)
+    seen = {job_id: priority for job_id, priority in claimed["value"]}
+    assert len(seen) == JOBS // 2
+    rows = {job.id: job for job in Job.objects.filter(id__in=ids)}
+    for job_id, priority_at_claim in seen.items():
+        row = rows[job_id]
+        assert row.status == JobStatus.RUNNING
+        # Claimed before the update: left at 0. Updated first, then claimed: 7 at the claim.
+        assert row.priority == priority_at_claim, (job_id, priority_at_claim, row.priority)
+    queued = [row for row in rows.values() if row.status == JobStatus.QUEUED]
+    assert all(row.priority == 7 for row in queued)
+    changed = sum(row.priority == 7 for row in rows.values())
+    assert changed == updated["value"]
+    print(f"\n{updated['value']} jobs updated, {sum(p == 7 for p in seen.values())} of them "
+          f"before the claim took them")  # fmt: skip
+
+
+@pytest.mark.parametrize("racers", [3])
+def test_unique_enqueues_at_the_same_instant_create_one_job(race_steps, racers):
+    outcomes = race_steps(*[("unique", [])] * racers)
+    assert [o["outcome"] for o in outcomes] == ["ok"] * racers, outcomes
+    assert len({o["value"] for o in outcomes}) == 1, outcomes
+    assert Job.objects.filter(task_path="tests.tasks.sync_account").count() == 1
+
+
+def test_unique_enqueues_racing_a_done_job_in_its_window_return_it(race_steps):
+    done = tasks.sync_account.enqueue(42)
+    Job.objects.filter(id=done.id).update(status=JobStatus.DONE, finished_at=timezone.now())
+    outcomes = race_steps(("unique", []), ("unique", []))
+    assert [o["value"] for o in outcomes] == [done.id, done.id], outcomes
+    assert Job.objects.filter(task_path="tests.tasks.sync_account").count() == 1
+
+
+def test_debounces_at_the_same_instant_leave_one_queued_job_with_one_of_their_calls(race_steps):
+    outcomes = race_steps(("debounce", []), ("debounce", []), ("debounce", []))
+    assert [o["outcome"] for o in outcomes] == ["ok"] * 3, outcomes
+    assert len({o["value"] for o in outcomes}) == 1, outcomes
+    [job] = Job.objects.filter(task_path="tests.tasks.reindex")
+    assert job.status == JobStatus.QUEUED and len(job.args[0]) == 1
