@@ -1,7 +1,7 @@
 """django-jobs: durable background jobs for Django, stored in PostgreSQL through the ORM.
 
 The public API: ``job`` (decorator), ``enqueue``/``aenqueue``, ``Task``, ``JobContext``,
-``get_status``, ``pause_queue``/``resume_queue``/``paused_queues`` and the exceptions. Importing
+``get_status``, ``chain``/``group``/``call``/``get_workflow_status``, ``pause_queue``/``resume_queue``/``paused_queues`` and the exceptions. Importing
 the package reads no settings and touches no models.
 """
 
@@ -23,6 +23,7 @@ from .exceptions import (
     WorkerLostError,
 )
 from .task import Task, aenqueue, enqueue, enqueue_many, job
+from .workflows import Call, call, chain, get_workflow_status, group
 
 if TYPE_CHECKING:
     from .context import JobContext
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "Call",
     "ConfigurationError",
     "DjangoJobsError",
     "InvalidJobOptionsError",
@@ -47,9 +49,13 @@ __all__ = [
     "WorkerLostError",
     "__version__",
     "aenqueue",
+    "call",
+    "chain",
     "enqueue",
     "enqueue_many",
     "get_status",
+    "get_workflow_status",
+    "group",
     "job",
     "pause_queue",
     "paused_queues",

@@ -30,6 +30,7 @@ from .validation import (
 
 if TYPE_CHECKING:
     from .models import Job
+    from .workflows import Call
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -116,6 +117,13 @@ class Task:
     async def aenqueue(self, *args: Any, **kwargs: Any) -> Job:
         """Async twin of ``enqueue``."""
         return await sync_to_async(self.enqueue)(*args, **kwargs)
+
+    def call(self, *args: Any, **kwargs: Any) -> Call:
+        """Return a call of this task with ``args``, ``kwargs`` and its options, not enqueued:
+        a step of ``django_jobs.chain`` or a member of ``django_jobs.group``. No SQL."""
+        from .workflows import Call
+
+        return Call(self, args, dict(kwargs))
 
 
 _HOW = registry.HOW_TO_REGISTER

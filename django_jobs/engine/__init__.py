@@ -13,6 +13,10 @@ claim                queued -> running         ready, SKIP LOCKED; new lease tok
 start                running (attempt +1)      lease token, ``started_at IS NULL``
 heartbeat            running (lease renewed)   lease token
 complete             running -> done           lease token
+complete_member      running -> done (+next)   lease token; the workflow row's lock orders
+                                               members, ``pending > 0``; inserts the step or
+                                               callback made due in the same transaction
+insert_workflow      (new) -> queued           a new workflow row with its first jobs
 fail                 running -> queued | dead  lease token (rescue: and lease expired)
 release              running -> queued         lease token, ``started_at IS NULL`` (no attempt used)
 rescue               running -> queued | dead  expired lease, SKIP LOCKED; ``release`` or ``fail``
@@ -23,6 +27,7 @@ replay               dead -> queued (new job)  the dead row's lock, ``replayed_j
 prune                done|cancelled -> (gone)  status and ``finished_at``
 prune_dead_jobs      dead -> (gone)            ``failed_at``
 prune_schedule_runs  ledger row -> (gone)      ``created_at``, a newer row of its schedule
+prune_workflows      workflow -> (gone)        finished before the cut-off, or cannot finish
 ===================  ========================  ================================================
 """
 
@@ -37,6 +42,7 @@ from .insert import insert_call, insert_job, insert_jobs
 from .lease import RescueReport, heartbeat, release, rescue
 from .prune import prune, prune_dead_jobs, prune_schedule_runs
 from .replay import replay
+from .workflow import complete_member, insert_workflow, prune_workflows
 
 __all__ = [
     "Completion",
@@ -45,15 +51,18 @@ __all__ = [
     "claim",
     "complete",
     "complete_many",
+    "complete_member",
     "dead_letter",
     "fail",
     "heartbeat",
     "insert_call",
     "insert_job",
     "insert_jobs",
+    "insert_workflow",
     "prune",
     "prune_dead_jobs",
     "prune_schedule_runs",
+    "prune_workflows",
     "release",
     "replay",
     "rescue",
