@@ -7,7 +7,9 @@ one JSON line: ``{"outcome": "ok", "value": ...}``, ``{"outcome": "error", "erro
 "message": ...}`` or, when the step cannot even be imported, ``{"outcome": "import-error", ...}``.
 
 STEP is ``replay`` (ids of dead jobs), ``cancel`` or ``run_now`` (ids of jobs), ``rescue`` or
-``lead`` (take the pruner role as ``racer-<pid>``: the value is whether it was taken).
+``lead`` (take the pruner role as ``racer-<pid>``: the value is whether it was taken), or
+``complete_member`` (ids of running workflow members, completed under their current lease;
+always the engine's).
 API is ``engine`` (``from django_jobs import engine``) or ``today`` (the functions before it:
 ``django_jobs.deadletter.replay``, ``django_jobs.control.cancel``/``run_now``,
 ``django_jobs.worker.lease.rescue``).
@@ -44,8 +46,20 @@ def _step(name: str, api: str) -> Callable[[list[int]], Any]:
         "run_now": lambda ids: run_now(ids),
         "rescue": lambda ids: _describe_rescue(rescue()),
         "lead": lambda ids: _lead(),
+        "complete_member": lambda ids: _complete_members(ids),
     }
     return steps[name]
+
+
+def _complete_members(ids: list[int]) -> list[str]:
+    """Complete each running workflow member of ``ids`` under its current lease, result its id."""
+    from django_jobs import engine  # type: ignore[attr-defined]
+    from django_jobs.models import Job
+
+    return [
+        engine.complete_member(job, job.id, str(job.id)).value
+        for job in Job.objects.filter(id__in=ids).order_by("id")
+    ]
 
 
 def _lead() -> bool:
