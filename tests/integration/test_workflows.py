@@ -214,3 +214,42 @@ def test_lost_lease_counts_nothing():
     assert engine.complete_member(first, 1, "1") is Recorded.LOST  # once only
     workflow.refresh_from_db()
     assert workflow.pending == 1
+
+
+def test_job_page_shows_its_workflow_siblings_and_callback(admin_client):
+    from django.urls import reverse
+
+    workflow = django_jobs.group(
+        [tasks.square.call(2), tasks.fails_until_allowed.call("a")],
+        then=tasks.chain_step.call("end"),
+    )
+    drain()
+    member = Job.objects.get(workflow=workflow, workflow_position=0)
+    dead = DeadJob.objects.get(workflow_id=workflow.id)
+    html = admin_client.get(reverse("admin:django_jobs_job_change", args=[member.id])).content
+    html = html.decode()
+    assert f"Workflow {workflow.id} (group)" in html
+    assert "<strong>blocked</strong>, 1 of 3 jobs done, 1 dead" in html
+    assert "This job is member 1 of 2." in html
+    assert f"{member.id} (this job)" in html
+    assert reverse("admin:django_jobs_deadjob_change", args=[dead.pk]) in html
+
+    dead_html = admin_client.get(reverse("admin:django_jobs_deadjob_change", args=[dead.pk]))
+    assert f"{dead.job_id} (this job)" in dead_html.content.decode()
+    assert "member 2 of 2" in dead_html.content.decode()
+
+    Execution.objects.create(key="allow-a")
+    engine.replay([dead])
+    drain()
+    callback = Job.objects.get(workflow=workflow, workflow_position=2)
+    html = admin_client.get(reverse("admin:django_jobs_job_change", args=[callback.id]))
+    assert "This job is its callback." in html.content.decode()
+    assert "<strong>done</strong>, 3 of 3 jobs done" in html.content.decode()
+
+
+def test_plain_job_page_has_no_workflow_panel(admin_client):
+    from django.urls import reverse
+
+    job = tasks.square.enqueue(1)
+    html = admin_client.get(reverse("admin:django_jobs_job_change", args=[job.id])).content
+    assert b"django-jobs-workflow" not in html and b"Workflow" not in html
