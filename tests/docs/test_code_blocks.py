@@ -33,6 +33,7 @@ UNCOVERED = {
     "howto/django-tasks.md": 0,
     "howto/recurring-jobs.md": 0,
     "howto/status-and-progress.md": 0,
+    "howto/workflows.md": 0,
     "howto/operating/index.md": 0,
     "howto/operating/doctor.md": 0,
     "howto/operating/retention.md": 0,
