@@ -1,8 +1,9 @@
 """django-jobs: durable background jobs for Django, stored in PostgreSQL through the ORM.
 
 The public API: ``job`` (decorator), ``enqueue``/``aenqueue``, ``Task``, ``JobContext``,
-``get_status``, ``chain``/``group``/``call``/``get_workflow_status``, ``pause_queue``/``resume_queue``/``paused_queues`` and the exceptions. Importing
-the package reads no settings and touches no models.
+``get_status``, ``chain``/``group``/``call``/``get_workflow_status``,
+``pause_queue``/``resume_queue``/``paused_queues`` and the exceptions. Importing the package
+reads no settings and touches no models.
 """
 
 from __future__ import annotations

@@ -13,31 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .enqueue import call_values
 from .exceptions import InvalidJobOptionsError, JobNotFoundError
-from .task import as_task
+from .task import Call, as_task
 
 if TYPE_CHECKING:
     from .models import Job, Workflow
-    from .task import Task
+
+__all__ = ["Call", "WorkflowStatusReport", "call", "chain", "get_workflow_status", "group"]
 
 #: The most jobs one workflow may hold: a group's callback gets every result in one argument.
 MAX_WORKFLOW_JOBS = 10_000
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Call:
-    """A task with its arguments and options, not enqueued yet: one job of a workflow.
-
-    Made by ``task.call(*args, **kwargs)`` (options through ``task.using(...).call(...)``).
-    """
-
-    task: Task
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def call(task: Any, *args: Any, **kwargs: Any) -> Call:
@@ -58,14 +47,14 @@ def chain(*calls: Call) -> Workflow:
     ``Call``, ``run_at``/``idempotency_key`` on a later step, an idempotency key at all) or
     ``SerializationError`` before any SQL.
     """
-    calls = _calls(calls, "chain")
-    if len(calls) < 2:
+    steps = _calls(calls, "chain")
+    if len(steps) < 2:
         raise InvalidJobOptionsError(
-            f"A chain needs at least two steps, got {len(calls)}; enqueue a single job with "
+            f"A chain needs at least two steps, got {len(steps)}; enqueue a single job with "
             "task.enqueue(...)."
         )
-    first = _member(calls[0], "step 0")
-    later = [_later(c, f"step {n}") for n, c in enumerate(calls[1:], start=1)]
+    first = _member(steps[0], "step 0")
+    later = [_later(c, f"step {n}") for n, c in enumerate(steps[1:], start=1)]
     return _insert("chain", [first], later)
 
 

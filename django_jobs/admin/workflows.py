@@ -71,25 +71,25 @@ def _rows(workflow: Workflow, job_id: int) -> list[SafeString]:
         .order_by("workflow_position", "id")
         .values_list("pk", "job_id", "workflow_position")[:SHOWN]
     )
-    entries = [(p, "job", i, str(s)) for i, p, s in jobs]
-    entries += [(p, "dead", (pk, i), "dead") for pk, i, p in dead]
-    entries.sort(key=lambda e: (e[0] if e[0] is not None else -1, e[1]))
+    # (position, this job?, admin URL, job id, status), jobs and dead jobs merged by position.
+    entries = [
+        (p, i == job_id, reverse("admin:django_jobs_job_change", args=[i]), i, str(status))
+        for i, p, status in jobs
+    ]
+    entries += [
+        (p, i == job_id, reverse("admin:django_jobs_deadjob_change", args=[pk]), i, "dead")
+        for pk, i, p in dead
+    ]
+    entries.sort(key=lambda e: (-1 if e[0] is None else e[0], e[3]))
     rows = []
-    for position, kind, ref, status in entries[:SHOWN]:
-        if kind == "job":
-            url = reverse("admin:django_jobs_job_change", args=[ref])
-            label = f"{ref} (this job)" if ref == job_id else str(ref)
-        else:
-            pk, dead_job_id = ref  # type: ignore[misc]
-            url = reverse("admin:django_jobs_deadjob_change", args=[pk])
-            label = f"{dead_job_id} (this job)" if dead_job_id == job_id else str(dead_job_id)
+    for position, this, url, shown_id, status in entries[:SHOWN]:
         rows.append(
             format_html(
                 '<td>{}</td><td>{}</td><td><a href="{}">{}</a></td><td>{}</td>',
                 "-" if position is None else position,
                 _role(workflow, position),
                 url,
-                label,
+                f"{shown_id} (this job)" if this else shown_id,
                 status,
             )
         )

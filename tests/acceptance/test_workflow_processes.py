@@ -5,6 +5,7 @@ callback runs exactly once, with all 1,000 results in member order. Chains of se
 enqueued side by side, run each step once and in order, the steps landing on any worker.
 """
 
+import itertools
 import signal
 
 import pytest
@@ -78,8 +79,7 @@ def test_chains_run_each_step_once_in_order_across_workers(start_worker):
         for c in range(CHAINS)
     ]
     wait_for(
-        lambda: Workflow.objects.filter(id__in=[w.id for w in chains], pending=0).count()
-        == CHAINS,
+        lambda: Workflow.objects.filter(id__in=[w.id for w in chains], pending=0).count() == CHAINS,
         timeout=300,
         what="every chain to finish",
         describe=lambda: [django_jobs.get_workflow_status(w.id) for w in chains],
@@ -91,7 +91,7 @@ def test_chains_run_each_step_once_in_order_across_workers(start_worker):
         names = [f"c{c}-s{s}" for s in range(STEPS)]
         assert [s.workflow_position for s in steps] == list(range(STEPS))
         assert steps[-1].result == names
-        for n, (before, after) in enumerate(zip(steps, steps[1:], strict=False)):
+        for n, (before, after) in enumerate(itertools.pairwise(steps)):
             assert after.args[0] == names[: n + 1]
             assert before.finished_at <= after.enqueued_at <= after.started_at
         seen_workers |= {s.worker_id for s in steps}

@@ -108,7 +108,9 @@ def test_last_two_members_finishing_at_once_insert_the_callback_once(race_each):
         )
         for n in range(GROUPS)
     ]
-    claimed = engine.claim(worker_id="w", limit=2 * GROUPS, lease_seconds=300, start_first=2 * GROUPS)
+    claimed = engine.claim(
+        worker_id="w", limit=2 * GROUPS, lease_seconds=300, start_first=2 * GROUPS
+    )
     assert len(claimed) == 2 * GROUPS
     firsts = [j.id for j in claimed if j.workflow_position == 0]
     seconds = [j.id for j in claimed if j.workflow_position == 1]

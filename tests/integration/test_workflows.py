@@ -1,6 +1,7 @@
 """Chains and groups in-process: enqueue, validation, results, dead members, replay, prune."""
 
 import datetime as dt
+import itertools
 
 import pytest
 from django.db import transaction
@@ -56,7 +57,7 @@ def test_chain_runs_steps_in_order_each_receiving_the_previous_result():
     assert [s.result for s in steps] == [["a"], ["a", "b"], ["a", "b", "c"]]
     assert [s.args for s in steps] == [[None, "a"], [["a"], "b"], [["a", "b"], "c"]]
     # Each step started after the previous one finished.
-    for before, after in zip(steps, steps[1:], strict=False):
+    for before, after in itertools.pairwise(steps):
         assert before.finished_at <= after.enqueued_at <= after.started_at
     assert django_jobs.get_workflow_status(workflow.id).state == "done"
 
@@ -177,7 +178,7 @@ def test_done_members_of_an_unfinished_workflow_are_not_pruned():
 
 
 def test_finished_workflows_are_pruned_with_their_jobs():
-    done = django_jobs.group([tasks.square.call(1)], then=tasks.collect.call(key="cb"))
+    django_jobs.group([tasks.square.call(1)], then=tasks.collect.call(key="cb"))
     stuck = django_jobs.group([tasks.square.using(delay=3600).call(1)])
     engine.cancel(list(Job.objects.filter(workflow=stuck).values_list("id", flat=True)))
     running = django_jobs.group([tasks.square.using(delay=3600).call(1)])
