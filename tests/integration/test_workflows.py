@@ -254,3 +254,34 @@ def test_plain_job_page_has_no_workflow_panel(admin_client):
     job = tasks.square.enqueue(1)
     html = admin_client.get(reverse("admin:django_jobs_job_change", args=[job.id])).content
     assert b"django-jobs-workflow" not in html and b"Workflow" not in html
+
+
+def test_plain_successes_stay_one_statement_and_members_one_transaction_each():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from django_jobs.outcome import Succeeded
+    from django_jobs.worker.completer import Completer
+
+    for n in range(3):
+        tasks.square.enqueue(n)
+    django_jobs.group([tasks.square.call(n) for n in range(2)], then=tasks.noop.call())
+    claimed = engine.claim(worker_id="w", limit=10, lease_seconds=60, start_first=10)
+    plain = [j for j in claimed if j.workflow_id is None]
+    members = [j for j in claimed if j.workflow_id is not None]
+    written = []
+    completer = Completer(lambda job, outcome, fate: written.append(fate), give_up=lambda: True)
+
+    with CaptureQueriesContext(connection) as plain_queries:
+        completer._write([(j, Succeeded(j.id, str(j.id), 0.0)) for j in plain])
+    assert len(plain_queries) == 1, [q["sql"] for q in plain_queries]
+    assert plain_queries[0]["sql"].startswith("UPDATE")
+
+    with CaptureQueriesContext(connection) as mixed:
+        completer._write([(j, Succeeded(j.id, str(j.id), 0.0)) for j in members])
+    # Per member, one transaction: the job's UPDATE and the workflow's; the last member's also
+    # reads the results and inserts the callback.
+    statements = [q["sql"].split()[0] for q in mixed]
+    assert statements.count("UPDATE") == 4 and statements.count("INSERT") == 1, statements
+    assert len(written) == 5 and {str(f) for f in written} == {"Recorded.DONE"}
+    assert Job.objects.filter(workflow_position=2).count() == 1
