@@ -24,12 +24,12 @@ from .exceptions import (
     WorkerLostError,
 )
 from .task import Task, aenqueue, enqueue, enqueue_many, job
-from .workflows import Call, call, chain, get_workflow_status, group
+from .workflows import Call, call, chain, group
 
 if TYPE_CHECKING:
     from .context import JobContext
     from .pause import pause_queue, paused_queues, resume_queue
-    from .status import get_status
+    from .status import get_status, get_workflow_status
 
 __version__ = "0.1.0"
 
@@ -66,6 +66,7 @@ __all__ = [
 _LAZY = {
     "JobContext": "context",
     "get_status": "status",
+    "get_workflow_status": "status",
     "pause_queue": "pause",
     "paused_queues": "pause",
     "resume_queue": "pause",

@@ -11,19 +11,18 @@ Celery's chain/group/chord signatures and Oban Pro's Workflow; the counting is i
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .enqueue import call_values
-from .exceptions import InvalidJobOptionsError, JobNotFoundError
+from .exceptions import InvalidJobOptionsError
 from .task import Call, as_task
 
 if TYPE_CHECKING:
-    from .models import Job, Workflow
+    from .models import Workflow
 
-__all__ = ["Call", "WorkflowStatusReport", "call", "chain", "get_workflow_status", "group"]
+__all__ = ["Call", "call", "chain", "group"]
 
 #: The most jobs one workflow may hold: a group's callback gets every result in one argument.
 MAX_WORKFLOW_JOBS = 10_000
@@ -138,76 +137,3 @@ def _insert(kind: str, first: Sequence[Any], later: list[dict[str, Any]]) -> Wor
 
     workflow, _ = engine.insert_workflow(kind, first, later)
     return workflow
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class WorkflowStatusReport:
-    """Where a workflow stands: counts of its jobs and one word for its state.
-
-    ``total`` counts every job of the workflow (a group's callback included), ``done`` those
-    that succeeded, ``failed`` members dead-lettered and not replayed, ``cancelled`` members
-    cancelled. ``state`` is ``done`` (every job succeeded), ``cancelled`` (a member was
-    cancelled: it will not finish), ``blocked`` (a dead member waits for a replay) or
-    ``running``. ``job_ids`` are the ids of its jobs so far (replays included), in position order.
-    """
-
-    workflow_id: int
-    kind: str
-    state: str
-    total: int
-    done: int
-    failed: int
-    cancelled: int
-    job_ids: list[int]
-
-    @property
-    def finished(self) -> bool:
-        """True once the workflow is done or cancelled: it will not change again."""
-        return self.state in ("done", "cancelled")
-
-
-def get_workflow_status(workflow_id: int) -> WorkflowStatusReport:
-    """Return the progress of workflow ``workflow_id``; three indexed reads, no job arguments.
-
-    Raises ``JobNotFoundError`` when there is no such workflow (never enqueued, or pruned).
-    """
-    from .models import DeadJob, Job, JobStatus, Workflow
-
-    workflow = Workflow.objects.filter(id=workflow_id).first()
-    if workflow is None:
-        raise JobNotFoundError(f"No workflow has id {workflow_id} (never enqueued, or pruned).")
-    jobs = list(
-        Job.objects.filter(workflow_id=workflow_id)
-        .order_by("workflow_position", "id")
-        .values_list("id", "status")
-    )
-    failed = DeadJob.objects.filter(workflow_id=workflow_id, replayed_job_id=None).count()
-    cancelled = sum(1 for _, status in jobs if status == JobStatus.CANCELLED)
-    done = workflow.total - workflow.pending
-    if workflow.pending == 0:
-        state = "done"
-    elif cancelled:
-        state = "cancelled"
-    elif failed:
-        state = "blocked"
-    else:
-        state = "running"
-    return WorkflowStatusReport(
-        workflow_id=workflow.id,
-        kind=workflow.kind,
-        state=state,
-        total=workflow.total,
-        done=done,
-        failed=failed,
-        cancelled=cancelled,
-        job_ids=[job_id for job_id, _ in jobs],
-    )
-
-
-def workflow_of(job: Job) -> Workflow | None:
-    """Return ``job``'s workflow, or None for a plain job (or a workflow pruned since)."""
-    from .models import Workflow
-
-    if job.workflow_id is None:
-        return None
-    return Workflow.objects.filter(id=job.workflow_id).first()

@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString
 
 from ..exceptions import JobNotFoundError
 from ..models import DeadJob, Job, Workflow, WorkflowKind
-from ..workflows import get_workflow_status
+from ..status import get_workflow_status
 
 #: The most jobs of a workflow listed on one page; the counts above cover the rest.
 SHOWN = 50
@@ -42,11 +42,17 @@ def workflow_html(workflow_id: int | None, position: int | None, job_id: int) ->
         _role(workflow, position),
     )
     rows = format_html_join("", "<tr>{}</tr>", ((row,) for row in _rows(workflow, job_id)))
+    every = format_html(
+        '<p><a href="{}?workflow__id__exact={}">All jobs of this workflow</a></p>',
+        reverse("admin:django_jobs_job_changelist"),
+        workflow_id,
+    )
     return format_html(
         '{}<table class="django-jobs-workflow"><thead><tr><th>position</th><th>role</th>'
-        "<th>job</th><th>status</th></tr></thead><tbody>{}</tbody></table>",
+        "<th>job</th><th>status</th></tr></thead><tbody>{}</tbody></table>{}",
         summary,
         rows,
+        every,
     )
 
 

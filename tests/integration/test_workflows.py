@@ -163,6 +163,16 @@ def test_unknown_workflow_status_is_a_clear_error():
         django_jobs.get_workflow_status(123)
 
 
+def test_workflow_status_has_an_async_twin():
+    from asgiref.sync import async_to_sync
+
+    from django_jobs.status import aget_workflow_status
+
+    workflow = django_jobs.group([tasks.square.call(1)])
+    status = async_to_sync(aget_workflow_status)(workflow.id)
+    assert (status.state, status.total, status.done) == ("running", 1, 0)
+
+
 def test_done_members_of_an_unfinished_workflow_are_not_pruned():
     workflow = django_jobs.group(
         [tasks.square.call(1), tasks.square.using(delay=3600).call(2)],
@@ -234,6 +244,12 @@ def test_job_page_shows_its_workflow_siblings_and_callback(admin_client):
     assert "This job is member 1 of 2." in html
     assert f"{member.id} (this job)" in html
     assert reverse("admin:django_jobs_deadjob_change", args=[dead.pk]) in html
+    every = f"{reverse('admin:django_jobs_job_changelist')}?workflow__id__exact={workflow.id}"
+    assert every in html
+    listing = admin_client.get(every)
+    assert listing.status_code == 200
+    assert f"?workflow__id__exact={workflow.id}" in listing.content.decode() or listing.context
+    assert set(listing.context["cl"].result_list) == set(Job.objects.filter(workflow=workflow))
 
     dead_html = admin_client.get(reverse("admin:django_jobs_deadjob_change", args=[dead.pk]))
     assert f"{dead.job_id} (this job)" in dead_html.content.decode()
