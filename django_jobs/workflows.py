@@ -15,11 +15,15 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from django.utils import timezone
+
 from .enqueue import call_values
 from .exceptions import InvalidJobOptionsError
 from .task import Call, as_task
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .models import Workflow
 
 __all__ = ["Call", "call", "chain", "group"]
@@ -52,7 +56,7 @@ def chain(*calls: Call) -> Workflow:
             f"A chain needs at least two steps, got {len(steps)}; enqueue a single job with "
             "task.enqueue(...)."
         )
-    first = _member(steps[0], "step 0")
+    first = _member(steps[0], "step 0", timezone.now())
     later = [_later(c, f"step {n}") for n, c in enumerate(steps[1:], start=1)]
     return _insert("chain", [first], later)
 
@@ -70,7 +74,8 @@ def group(calls: Iterable[Call], *, then: Call | None = None) -> Workflow:
     members = _calls(calls, "group")
     if not members:
         raise InvalidJobOptionsError("A group needs at least one member call, got none.")
-    first = [_member(c, f"member {n}") for n, c in enumerate(members)]
+    now = timezone.now()
+    first = [_member(c, f"member {n}", now) for n, c in enumerate(members)]
     later = [] if then is None else [_later(_calls([then], "then")[0], "then")]
     return _insert("group", first, later)
 
@@ -96,14 +101,28 @@ def _calls(calls: Iterable[Any], what: str) -> list[Call]:
     return found
 
 
-def _member(item: Call, where: str) -> tuple[dict[str, Any], dict[str, str]]:
+def _member(
+    item: Call, where: str, now: datetime | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Validate a call; return its ``Job`` values and JSON texts (``enqueue.call_values``).
+
+    With ``now``, the job is enqueued at ``now`` (and runs from then, unless scheduled): the
+    members of a group share their values but the call, so they go in one INSERT.
+    """
     options = item.task.job_options()
     if options.pop("idempotency_key") is not None:
         raise InvalidJobOptionsError(
             f"The {where} has an idempotency_key; a workflow's jobs cannot have one (a held key "
             "would leave the workflow waiting on a job that is not its own). Drop it."
         )
-    return call_values(item.task.path, item.args, item.kwargs, idempotency_key=None, **options)
+    values, encoded = call_values(
+        item.task.path, item.args, item.kwargs, idempotency_key=None, **options
+    )
+    if now is not None:
+        values["enqueued_at"] = now
+        if item.task.run_at is None:
+            values["run_at"] = now
+    return values, encoded
 
 
 def _later(item: Call, where: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from ..conf import jobs_settings
 from ..models import LIVE_STATUSES, DeadJob, Job, JobStatus, Workflow, WorkflowKind
 from ..outcome import Recorded
 from . import sql
-from .insert import insert_call
+from .insert import insert_call, insert_jobs
 
 #: One validated job of a workflow: its ``Job`` field values and its args/kwargs JSON texts.
 Member = tuple[Mapping[str, Any], Mapping[str, str]]
@@ -34,25 +34,38 @@ Member = tuple[Mapping[str, Any], Mapping[str, str]]
 
 def insert_workflow(
     kind: str, first: Sequence[Member], later: Sequence[dict[str, Any]]
-) -> tuple[Workflow, list[Job]]:
-    """INSERT a workflow, its first jobs (``first``, positions 0..) and return both.
+) -> tuple[Workflow, list[int]]:
+    """INSERT a workflow and its first jobs (``first``, positions 0..); return it and their ids.
 
     ``later`` are the calls enqueued as the workflow goes (``Workflow.calls``). A chain passes
     its first step in ``first`` and the others in ``later``; a group its members in ``first``
     and its callback (or nothing) in ``later``. Callers validate everything first
-    (``django_jobs.workflows``). Runs in the caller's transaction (a savepoint of it, or a
-    transaction of its own): all rows commit together or none do.
+    (``django_jobs.workflows``). Consecutive jobs with the same field values but their
+    arguments (a group of one task) go in one statement (``insert_jobs``), so a group of
+    1,000 is a handful of round trips. Runs in the caller's transaction (a savepoint of it,
+    or a transaction of its own): all rows commit together or none do.
     """
     with transaction.atomic(using=sql.alias()):
         workflow = Workflow.objects.create(
             kind=kind, total=len(first) + len(later), pending=len(first) + len(later), calls=later
         )
-        jobs = []
-        for position, (values, encoded) in enumerate(first):
-            member = {**values, "workflow_id": workflow.id, "workflow_position": position}
-            job, _ = insert_call(member, encoded)
-            jobs.append(job)
-    return workflow, jobs
+        ids: list[int] = []
+        for template, calls in _runs(first):
+            member = {**template, "workflow_id": workflow.id}
+            ids += insert_jobs(member, calls, first_position=len(ids))
+    return workflow, ids
+
+
+def _runs(first: Sequence[Member]) -> list[tuple[Mapping[str, Any], list[tuple[str, str]]]]:
+    """Split ``first`` into runs of consecutive jobs that share every value but their call."""
+    runs: list[tuple[Mapping[str, Any], list[tuple[str, str]]]] = []
+    for values, encoded in first:
+        call = (encoded["args"], encoded["kwargs"])
+        if runs and runs[-1][0] == values:
+            runs[-1][1].append(call)
+        else:
+            runs.append((values, [call]))
+    return runs
 
 
 def complete_member(job: Job, result: Any, result_json: str | None) -> Recorded:

@@ -272,6 +272,7 @@ def test_plain_job_page_has_no_workflow_panel(admin_client):
     assert b"django-jobs-workflow" not in html and b"Workflow" not in html
 
 
+@pytest.mark.postgres  # elsewhere complete_many writes row by row
 def test_plain_successes_stay_one_statement_and_members_one_transaction_each():
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -301,3 +302,32 @@ def test_plain_successes_stay_one_statement_and_members_one_transaction_each():
     assert statements.count("UPDATE") == 4 and statements.count("INSERT") == 1, statements
     assert len(written) == 5 and {str(f) for f in written} == {"Recorded.DONE"}
     assert Job.objects.filter(workflow_position=2).count() == 1
+
+
+def test_mixed_members_keep_their_places_tasks_and_options():
+    workflow = django_jobs.group(
+        [
+            tasks.square.call(1),
+            tasks.square.call(2),
+            tasks.chain_step.call(None, "x"),
+            tasks.square.using(priority=5).call(3),
+            tasks.square.using(delay=3600).call(4),
+            tasks.square.call(5),
+        ],
+        then=tasks.chain_step.call("end"),
+    )
+    jobs = list(Job.objects.filter(workflow=workflow).order_by("workflow_position"))
+    assert [(j.workflow_position, j.task_path.rsplit(".", 1)[1], j.args) for j in jobs] == [
+        (0, "square", [1]),
+        (1, "square", [2]),
+        (2, "chain_step", [None, "x"]),
+        (3, "square", [3]),
+        (4, "square", [4]),
+        (5, "square", [5]),
+    ]
+    assert [j.priority for j in jobs] == [0, 0, 0, 5, 0, 0]
+    assert jobs[4].run_at > jobs[5].run_at == jobs[5].enqueued_at
+    engine.run_now([jobs[4].id])
+    drain()
+    callback = Job.objects.get(workflow=workflow, workflow_position=6)
+    assert callback.args == [[1, 4, ["x"], 9, 16, 25], "end"]
