@@ -153,3 +153,24 @@ def test_dead_member_replayed_from_the_command_resumes_its_group(start_worker, s
     assert (callback.args, callback.result) == ([[9, "x"], "end"], [9, "x", "end"])
     assert Execution.objects.filter(key="step-end").count() == 1
     assert Workflow.objects.get(id=workflow.id).pending == 0
+
+
+def test_two_processes_completing_the_same_step_at_once_insert_the_next_step_once(race_each):
+    chains = [
+        django_jobs.chain(tasks.chain_step.call(None, f"c{n}"), tasks.chain_step.call("next"))
+        for n in range(GROUPS)
+    ]
+    claimed = engine.claim(worker_id="w", limit=GROUPS, lease_seconds=300, start_first=GROUPS)
+    ids = [j.id for j in claimed]
+    assert len(ids) == GROUPS
+
+    # Both hold the same lease token: as a worker whose lease was taken over by another would.
+    outcomes = race_each("complete_member", [ids, ids])
+
+    assert [o["outcome"] for o in outcomes] == ["ok", "ok"], outcomes
+    fates = list(zip(outcomes[0]["value"], outcomes[1]["value"], strict=True))
+    assert all(sorted(pair) == ["done", "lost"] for pair in fates), fates
+    for workflow in chains:
+        assert Job.objects.filter(workflow=workflow, workflow_position=1).count() == 1
+        workflow.refresh_from_db()
+        assert workflow.pending == 1
