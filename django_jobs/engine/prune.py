@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from ..models import DeadJob, Job, JobStatus, ScheduleRun
 from .workflow import unfinished_workflow_member
@@ -34,8 +34,10 @@ def prunable_jobs(finished_before: datetime, statuses: Sequence[str] = FINISHED)
     if not statuses or set(statuses) - set(FINISHED):
         raise ValueError(f"prune deletes only finished jobs {FINISHED}, got {list(statuses)}")
     # Done members of an unfinished workflow stay: its callback still needs their results.
-    return Job.objects.filter(status__in=statuses, finished_at__lt=finished_before).exclude(
-        unfinished_workflow_member()
+    return Job.objects.filter(
+        Q(workflow_id__isnull=True) | ~unfinished_workflow_member(),
+        status__in=statuses,
+        finished_at__lt=finished_before,
     )
 
 

@@ -331,3 +331,16 @@ def test_mixed_members_keep_their_places_tasks_and_options():
     drain()
     callback = Job.objects.get(workflow=workflow, workflow_position=6)
     assert callback.args == [[1, 4, ["x"], 9, 16, 25], "end"]
+
+
+def test_dead_callback_blocks_the_group_until_replayed():
+    workflow = django_jobs.group([tasks.square.call(1)], then=tasks.fails_until_allowed.call())
+    drain()
+    dead = DeadJob.objects.get(workflow_id=workflow.id)
+    assert (dead.workflow_position, dead.args) == (1, [[1]])
+    assert django_jobs.get_workflow_status(workflow.id).state == "blocked"
+    Execution.objects.create(key="allow-[1]")
+    engine.replay([dead])
+    drain()
+    status = django_jobs.get_workflow_status(workflow.id)
+    assert (status.state, status.done, status.failed) == ("done", 2, 0)
