@@ -344,3 +344,24 @@ def test_dead_callback_blocks_the_group_until_replayed():
     drain()
     status = django_jobs.get_workflow_status(workflow.id)
     assert (status.state, status.done, status.failed) == ("done", 2, 0)
+
+
+def test_jobs_show_gives_a_members_workflow_and_place():
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    workflow = django_jobs.group([tasks.square.call(1), tasks.fails_until_allowed.call("s")])
+    drain()
+    shown = {}
+    for record in (
+        Job.objects.get(workflow=workflow),
+        DeadJob.objects.get(workflow_id=workflow.id),
+    ):
+        out = io.StringIO()
+        job_id = record.id if isinstance(record, Job) else record.job_id
+        call_command("jobs", "show", str(job_id), "--json", stdout=out)
+        data = json.loads(out.getvalue())
+        shown[data["kind"]] = (data["workflow_id"], data["workflow_position"])
+    assert shown == {"job": (workflow.id, 0), "dead": (workflow.id, 1)}
