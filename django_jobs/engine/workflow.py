@@ -86,7 +86,7 @@ def complete_member(job: Job, result: Any, result_json: str | None) -> Recorded:
             f"UPDATE {sql.table()} SET status = %s, result = %s, finished_at = %s, "
             "lease_token = NULL, lease_expires_at = NULL, progress_percent = 100 "
             f"WHERE id = %s AND lease_token = %s AND status = %s AND {_relaxed()} "
-            "RETURNING workflow_id",
+            "RETURNING workflow_id, workflow_position",
             [
                 JobStatus.DONE,
                 result_json,
@@ -95,12 +95,14 @@ def complete_member(job: Job, result: Any, result_json: str | None) -> Recorded:
                 sql.prep("lease_token", job.lease_token),
                 JobStatus.RUNNING,
             ],
+            prepare=True,
         )
         if not rows:
             return Recorded.LOST
-        workflow = _count_success(rows[0][0], now)
-        if workflow is not None:
-            _insert_due(workflow, job, result)
+        workflow_id, position = rows[0]
+        workflow = _count_success(workflow_id, now)
+        if workflow is not None and position is not None:
+            _insert_due(workflow, position, result)
     job.status, job.result, job.finished_at = JobStatus.DONE, result, now
     return Recorded.DONE
 
@@ -127,6 +129,7 @@ def _count_success(workflow_id: int | None, now: datetime) -> Workflow | None:
         "finished_at = CASE WHEN pending = 1 THEN %s ELSE finished_at END "
         "WHERE id = %s AND pending > 0 RETURNING kind, total, pending, calls, finished_at",
         [sql.prep("finished_at", now), workflow_id],
+        prepare=True,
     )
     if not rows:  # deleted by hand, or counted down already
         return None
@@ -141,10 +144,8 @@ def _count_success(workflow_id: int | None, now: datetime) -> Workflow | None:
     )
 
 
-def _insert_due(workflow: Workflow, job: Job, result: Any) -> None:
-    position = job.workflow_position
-    if position is None:
-        return
+def _insert_due(workflow: Workflow, position: int, result: Any) -> None:
+    """INSERT the job that the success of the job at ``position`` made due, if any."""
     if workflow.kind == WorkflowKind.CHAIN:
         if position + 1 < workflow.total:
             _insert_later(workflow, position + 1, workflow.calls[position], result)
