@@ -1,7 +1,8 @@
 """django-jobs: durable background jobs for Django, stored in PostgreSQL through the ORM.
 
 The public API: ``job`` (decorator), ``enqueue``/``aenqueue``, ``Task``, ``JobContext``,
-``get_status``, ``pause_queue``/``resume_queue``/``paused_queues``, ``update_queued`` and the
+``get_status``, ``chain``/``group``/``call``/``get_workflow_status``,
+``pause_queue``/``resume_queue``/``paused_queues``, ``update_queued``, ``Snooze`` and the
 exceptions. Importing the package reads no settings and touches no models.
 """
 
@@ -25,16 +26,18 @@ from .exceptions import (
 )
 from .snooze import Snooze
 from .task import Task, aenqueue, enqueue, enqueue_many, job
+from .workflows import Call, call, chain, group
 
 if TYPE_CHECKING:
     from .context import JobContext
     from .pause import pause_queue, paused_queues, resume_queue
-    from .status import get_status
+    from .status import get_status, get_workflow_status
     from .update import update_queued
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Call",
     "ConfigurationError",
     "DjangoJobsError",
     "InvalidJobOptionsError",
@@ -52,9 +55,13 @@ __all__ = [
     "WorkerLostError",
     "__version__",
     "aenqueue",
+    "call",
+    "chain",
     "enqueue",
     "enqueue_many",
     "get_status",
+    "get_workflow_status",
+    "group",
     "job",
     "pause_queue",
     "paused_queues",
@@ -65,6 +72,7 @@ __all__ = [
 _LAZY = {
     "JobContext": "context",
     "get_status": "status",
+    "get_workflow_status": "status",
     "pause_queue": "pause",
     "paused_queues": "pause",
     "resume_queue": "pause",

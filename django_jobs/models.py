@@ -1,11 +1,12 @@
-"""Job, DeadJob, ScheduleRun and PausedQueue: the tables django-jobs keeps.
+"""Job, DeadJob, Workflow, ScheduleRun and PausedQueue: the tables django-jobs keeps.
 
 A ``Job`` row is one persisted run of a task. It is ``queued`` until a worker claims it, ``running``
 while a worker holds its lease, then ``done``; or it is ``cancelled`` before it ran. A job that used
 its last attempt (or raised ``PermanentError``) leaves this table: it becomes a ``DeadJob`` row that
 keeps its original id in ``job_id``. Only the functions of ``django_jobs.engine`` change
 ``status``, the lease fields or ``DeadJob`` rows. A ``PausedQueue`` row keeps workers from claiming
-its queue's jobs (``django_jobs.pause``).
+its queue's jobs (``django_jobs.pause``). A ``Workflow`` row ties the jobs of a chain or a
+group together (``django_jobs.workflows``).
 """
 
 from __future__ import annotations
@@ -97,6 +98,18 @@ class Job(models.Model):
     result = models.JSONField(null=True, blank=True)
     progress_percent = models.FloatField(null=True, blank=True)
     progress_message = models.CharField(max_length=255, blank=True, default="")
+    # Membership of a chain or group (django_jobs.workflows); NULL for a plain job. No foreign
+    # key constraint and no index over plain jobs: neither costs a plain INSERT or UPDATE anything.
+    workflow = models.ForeignKey(
+        "Workflow",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="jobs",
+    )
+    workflow_position = models.PositiveIntegerField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -130,6 +143,12 @@ class Job(models.Model):
                 fields=["idempotency_key", "finished_at"],
                 condition=Q(status="done", idempotency_key__isnull=False),
                 name="django_jobs_job_done_key_idx",
+            ),
+            # A workflow's members (fan-in reads their results): plain jobs are not in it.
+            models.Index(
+                fields=["workflow", "workflow_position"],
+                condition=Q(workflow__isnull=False),
+                name="django_jobs_job_workflow_idx",
             ),
         ]
         constraints = [
@@ -198,10 +217,20 @@ class DeadJob(models.Model):
     replayed_at = models.DateTimeField(null=True, blank=True)
     replayed_by = models.CharField(max_length=150, blank=True, default="")
     replayed_job_id = models.BigIntegerField(null=True, blank=True)
+    # The job's workflow membership, kept so that a replay resumes the workflow.
+    workflow_id = models.BigIntegerField(null=True, blank=True)
+    workflow_position = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-failed_at"]
-        indexes = [models.Index(fields=["queue", "failed_at"], name="django_jobs_dead_queue_idx")]
+        indexes = [
+            models.Index(fields=["queue", "failed_at"], name="django_jobs_dead_queue_idx"),
+            models.Index(
+                fields=["workflow_id"],
+                condition=Q(workflow_id__isnull=False),
+                name="django_jobs_dead_workflow_idx",
+            ),
+        ]
         permissions = [("replay_deadjob", "Can replay dead jobs")]
 
     def __str__(self) -> str:
@@ -305,3 +334,49 @@ class PausedQueue(models.Model):
     def __str__(self) -> str:
         by = f" by {self.paused_by}" if self.paused_by else ""
         return f"Queue {self.queue} paused at {self.paused_at.isoformat()}{by}"
+
+
+class WorkflowKind(models.TextChoices):
+    CHAIN = "chain", "Chain"
+    GROUP = "group", "Group"
+
+
+class Workflow(models.Model):
+    """A chain or a group of jobs: how many there are, how many have not succeeded yet.
+
+    A chain's steps have ``workflow_position`` 0..total-1 and run one at a time: the
+    transaction that marks step n done inserts step n+1. A group's members have positions
+    0..m-1 and run in parallel; its callback (if any) has position m and is inserted by the
+    transaction that marks the last member done. ``total`` counts every job of the workflow
+    (callback included), ``pending`` those that have not succeeded yet: each success takes one
+    off in the transaction that marks the job done, so the workflow is finished exactly when
+    ``pending`` is 0 (``finished_at`` set). ``calls`` holds the jobs not enqueued yet (a
+    chain's later steps, a group's callback): dicts of ``task_path``, ``args``, ``kwargs`` and
+    ``options`` (``Job`` field values). Written only by ``django_jobs.engine``.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=16, choices=WorkflowKind.choices)
+    total = models.PositiveIntegerField()
+    pending = models.PositiveIntegerField()
+    calls = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["created_at"], name="django_jobs_wf_created_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(pending__lte=models.F("total")),
+                name="django_jobs_workflow_pending_le_total",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Workflow {self.id} ({self.kind}, {self.total - self.pending}/{self.total} done)"
+
+    @property
+    def members(self) -> int:
+        """The jobs that run before the fan-in: all of a chain's, a group's but its callback."""
+        return self.total - len(self.calls) if self.kind == WorkflowKind.GROUP else self.total

@@ -132,6 +132,24 @@ class Task:
         """Async twin of ``enqueue``."""
         return await sync_to_async(self.enqueue)(*args, **kwargs)
 
+    def call(self, *args: Any, **kwargs: Any) -> Call:
+        """Return a call of this task with ``args``, ``kwargs`` and its options, not enqueued:
+        a step of ``django_jobs.chain`` or a member of ``django_jobs.group``. No SQL."""
+        return Call(self, args, dict(kwargs))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Call:
+    """A task with its arguments and options, not enqueued yet: one job of a workflow.
+
+    Made by ``task.call(*args, **kwargs)`` (options through ``task.using(...).call(...)``);
+    Celery calls this a signature.
+    """
+
+    task: Task
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
 
 _HOW = registry.HOW_TO_REGISTER
 

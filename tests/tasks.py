@@ -144,3 +144,31 @@ def sync_account(account_id: int) -> int:
 def reindex(document_ids: list[int]) -> list[int]:
     """Debounced: calls within a minute of each other make one job with the latest arguments."""
     return document_ids
+
+
+@job
+def square(n: int) -> int:
+    """A group member: its result goes into the callback's list."""
+    return n * n
+
+
+@job
+def collect(results: list, key: str) -> int:
+    """A group callback: records one run under ``key`` with the results, returns their sum."""
+    Execution.objects.create(key=key, attempt=len(results), worker_pid=os.getpid())
+    return sum(results)
+
+
+@job
+def chain_step(previous: list | None, name: str) -> list:
+    """A chain step: appends ``name`` to what the previous step returned (the first gets None)."""
+    Execution.objects.create(key=f"step-{name}", worker_pid=os.getpid())
+    return [*(previous or []), name]
+
+
+@job(max_attempts=1)
+def fails_until_allowed(key: str) -> str:
+    """Dead-letters at once unless an Execution row ``allow-<key>`` exists (then returns key)."""
+    if not Execution.objects.filter(key=f"allow-{key}").exists():
+        raise PermanentError(f"{key} not allowed yet")
+    return key

@@ -21,6 +21,7 @@ from .filters import QueueFilter
 from .inputs import object_pk
 from .outcomes import replayed_already
 from .previews import failed_attempts_html, preview_of, text_html
+from .workflows import workflow_html
 
 
 @admin.register(DeadJob)
@@ -72,8 +73,19 @@ class DeadJobAdmin(ReadOnlyAdmin):
         "attempts_display",
         "errors_display",
         "replayed_display",
+        "workflow_display",
     )
     change_form_template = "admin/django_jobs/deadjob/change_form.html"
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.workflow_id is not None:
+            return (*fieldsets, ("Workflow", {"fields": ("workflow_display",)}))
+        return fieldsets
+
+    @admin.display(description="workflow")
+    def workflow_display(self, dead: DeadJob) -> SafeString | str:
+        return workflow_html(dead.workflow_id, dead.workflow_position, dead.job_id)
 
     def has_replay_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("django_jobs.replay_deadjob")

@@ -23,6 +23,7 @@ from .inputs import object_pk
 from .outcomes import dead, where_now
 from .previews import failed_attempts_html, json_html, preview_of
 from .update import update_selected
+from .workflows import workflow_html
 
 
 @admin.register(Job)
@@ -81,10 +82,17 @@ class JobAdmin(ReadOnlyAdmin):
         "result_display",
         "attempts_display",
         "errors_display",
+        "workflow_display",
     )
     list_deferred = ("args", "kwargs", "result", "errors")
     change_list_template = "admin/django_jobs/job/change_list.html"
     change_form_template = "admin/django_jobs/job/change_form.html"
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.workflow_id is not None:
+            return (*fieldsets, ("Workflow", {"fields": ("workflow_display",)}))
+        return fieldsets
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Finished jobs are history; queued ones are cancelled, which says what happened.
@@ -131,6 +139,10 @@ class JobAdmin(ReadOnlyAdmin):
     @admin.display(description="errors, newest first")
     def errors_display(self, job: Job) -> SafeString:
         return failed_attempts_html(preview_of(job, "errors"))
+
+    @admin.display(description="workflow")
+    def workflow_display(self, job: Job) -> SafeString | str:
+        return workflow_html(job.workflow_id, job.workflow_position, job.id)
 
     # Actions ------------------------------------------------------------------------------------
 

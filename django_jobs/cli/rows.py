@@ -111,7 +111,8 @@ def full(record: Job | DeadJob) -> dict[str, Any]:
     A dead job's ``id`` is its original job id; its own row id is ``dead_job_pk``. Lease
     tokens are strings; datetimes stay datetimes (``Output`` writes them as ISO 8601).
     """
-    data = {field.name: getattr(record, field.attname) for field in record._meta.concrete_fields}
+    # By column (attname): a job's workflow is ``workflow_id``, as on a dead job.
+    data = {field.attname: getattr(record, field.attname) for field in record._meta.concrete_fields}
     if isinstance(record, DeadJob):
         pk = data.pop("id")
         job_id = data.pop("job_id")

@@ -17,6 +17,10 @@ claim                queued -> running         ready, SKIP LOCKED; new lease tok
 start                running (attempt +1)      lease token, ``started_at IS NULL``
 heartbeat            running (lease renewed)   lease token
 complete             running -> done           lease token
+complete_member      running -> done (+next)   lease token; the workflow row's lock orders
+                                               members, ``pending > 0``; inserts the step or
+                                               callback made due in the same transaction
+insert_workflow      (new) -> queued           a new workflow row with its first jobs
 fail                 running -> queued | dead  lease token (rescue: and lease expired)
 release              running -> queued         lease token, ``started_at IS NULL`` (no attempt used)
 snooze               running -> queued         lease token, ``snoozes < MAX_SNOOZES`` (attempt -1,
@@ -31,6 +35,7 @@ replay               dead -> queued (new job)  the dead row's lock, ``replayed_j
 prune                done|cancelled -> (gone)  status and ``finished_at``
 prune_dead_jobs      dead -> (gone)            ``failed_at``
 prune_schedule_runs  ledger row -> (gone)      ``created_at``, a newer row of its schedule
+prune_workflows      workflow -> (gone)        finished before the cut-off, or cannot finish
 ===================  ========================  ================================================
 """
 
@@ -47,6 +52,7 @@ from .prune import prune, prune_dead_jobs, prune_schedule_runs
 from .replay import replay
 from .snooze import snooze
 from .unique import debounce, insert_unique
+from .workflow import complete_member, insert_workflow, prune_workflows
 
 __all__ = [
     "Completion",
@@ -55,6 +61,7 @@ __all__ = [
     "claim",
     "complete",
     "complete_many",
+    "complete_member",
     "dead_letter",
     "debounce",
     "fail",
@@ -63,9 +70,11 @@ __all__ = [
     "insert_job",
     "insert_jobs",
     "insert_unique",
+    "insert_workflow",
     "prune",
     "prune_dead_jobs",
     "prune_schedule_runs",
+    "prune_workflows",
     "release",
     "replay",
     "rescue",

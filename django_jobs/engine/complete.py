@@ -8,6 +8,7 @@ value. The idea is Martin Kleppmann's fencing token ("How to do distributed lock
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -19,13 +20,17 @@ from ..db import TRANSIENT_ERRORS
 from ..models import Job, JobStatus
 from ..outcome import Recorded
 from . import sql
+from .workflow import complete_member
 
 logger = logging.getLogger(__name__)
 
 
 def complete(job: Job, result: Any) -> Recorded:
     """Mark running ``job`` done with JSON-ready ``result``; return DONE, or LOST if its lease
-    was gone (nothing written). One UPDATE; database errors propagate."""
+    was gone (nothing written). One UPDATE; database errors propagate. A workflow member is
+    handed to ``complete_member`` (its workflow must count it)."""
+    if job.workflow_id is not None:
+        return complete_member(job, result, None if result is None else json.dumps(result))
     now = timezone.now()
     updated = sql.held(job.id, job.lease_token).update(
         status=JobStatus.DONE,
@@ -53,6 +58,8 @@ class Completion:
 def complete_many(done: Sequence[Completion]) -> dict[int, Recorded | DatabaseError]:
     """Mark many running jobs done in one statement; return each job id's fate.
 
+    For plain jobs only: a workflow member given here is LOST (the statement's guard), never
+    done without its workflow counting it; the worker writes members with ``complete_member``.
     The fate is DONE, LOST (its lease was gone), or the ``DatabaseError`` that refused this
     job's row. The batch is an optimisation, never a shared fate: when the one statement fails
     for a reason that is not a lost connection (a result PostgreSQL will not store, a trigger),
@@ -90,7 +97,8 @@ def _complete_batch(done: Sequence[Completion]) -> dict[int, Recorded | Database
         # The id list again, as = ANY: it steers the planner to primary-key lookups whatever
         # its estimate of running rows (a stale one chose a scan of every running job).
         "WHERE job.id = ANY(%b::bigint[]) AND job.id = done.id AND job.lease_token = done.token "
-        f"AND job.status = %s AND {sql.relaxed_commit()} RETURNING job.id",
+        f"AND job.status = %s AND job.workflow_id IS NULL AND {sql.relaxed_commit()} "
+        "RETURNING job.id",
         [
             JobStatus.DONE,
             now,

@@ -105,6 +105,8 @@ def dead_letter(job: Job, failure: Failure, guard: dict[str, Any] | None = None)
             enqueued_at=job.enqueued_at,
             started_at=job.started_at,
             failed_at=failure.failed_at,
+            workflow_id=job.workflow_id,
+            workflow_position=job.workflow_position,
         )
     job.errors = errors
     return dead

@@ -97,7 +97,12 @@ def _insert_or_get_live(
     )
 
 
-def insert_jobs(template: Mapping[str, Any], calls: Sequence[tuple[str, str]]) -> list[int]:
+def insert_jobs(
+    template: Mapping[str, Any],
+    calls: Sequence[tuple[str, str]],
+    *,
+    first_position: int | None = None,
+) -> list[int]:
     """INSERT one row per ``(args_json, kwargs_json)`` with ``template``'s other fields; return ids.
 
     ``template`` maps field names to values shared by every row (as ``insert_call``'s
@@ -106,7 +111,8 @@ def insert_jobs(template: Mapping[str, Any], calls: Sequence[tuple[str, str]]) -
     expanded by ``unnest``, bound on the server: one statement, one round trip, and no
     per-row quoting or model preparation. Elsewhere one multi-row ``INSERT ... RETURNING``.
     Ids come back in the order of ``calls``. Needs a transaction only if the caller wants
-    several batches to commit together.
+    several batches to commit together. With ``first_position`` (workflow members: ``template``
+    then holds their ``workflow_id``), row n gets ``workflow_position = first_position + n``.
     """
     if not calls:
         return []
@@ -114,13 +120,17 @@ def insert_jobs(template: Mapping[str, Any], calls: Sequence[tuple[str, str]]) -
     shared = {**template, "idempotency_key": None}
     params, _ = statement.bind(shared, {"args": "[]", "kwargs": "{}"})
     names = [f.attname for f in statement.fields]
+    at_position = names.index("workflow_position")
     if sql.postgresql():
+        if first_position is not None:  # the statement adds the row's ordinal (from 1) to it
+            params[at_position] = first_position - 1
         constant = [p for name, p in zip(names, params, strict=True) if name not in CALL_FIELDS]
         arrays = [[a for a, _ in calls], [k for _, k in calls]]
         # Rows are inserted in ``calls`` order (WITH ORDINALITY ... ORDER BY), each taking the
         # sequence's next id as it is inserted: ascending ids are that order, whatever order
         # RETURNING gives them back in (which PostgreSQL does not promise).
-        rows = sql.execute_returning(statement.unnest_sql, [*constant, *arrays])
+        text = statement.unnest_sql if first_position is None else statement.members_sql
+        rows = sql.execute_returning(text, [*constant, *arrays])
         return sorted(job_id for (job_id,) in rows)
     ids: list[int] = []
     at = names.index("args"), names.index("kwargs")
@@ -129,9 +139,11 @@ def insert_jobs(template: Mapping[str, Any], calls: Sequence[tuple[str, str]]) -
     for start in range(0, len(calls), per_statement):
         chunk = calls[start : start + per_statement]
         values: list[Any] = []
-        for args, kwargs in chunk:
+        for n, (args, kwargs) in enumerate(chunk, start=start):
             row = list(params)
             row[at[0]], row[at[1]] = args, kwargs
+            if first_position is not None:
+                row[at_position] = first_position + n
             values += row
         rows = sql.execute_returning(statement.many_sql(len(chunk)), values)
         ids += [job_id for (job_id,) in rows]
@@ -150,6 +162,7 @@ class _Statement:
     defaults: dict[str, Any]  # prepared parameter of each field's default
     sql: str
     unnest_sql: str
+    members_sql: str  # unnest_sql numbering workflow_position from a bound offset
     row_sql: str
     columns: str
     table: str
@@ -248,12 +261,21 @@ def _build(connection: BaseDatabaseWrapper) -> _Statement:
         f"c.{f.attname}" if f.attname in CALL_FIELDS else mark
         for f, mark in zip(fields, marks, strict=True)
     )
-    unnest_sql = (
-        f"INSERT INTO {table} ({columns}) SELECT {select} "
-        # %b: the arrays travel in binary, length-prefixed, instead of quoted text.
+    # %b: the arrays travel in binary, length-prefixed, instead of quoted text.
+    source = (
         "FROM unnest(%b::jsonb[], %b::jsonb[]) WITH ORDINALITY AS c(args, kwargs, n) "
         "ORDER BY c.n RETURNING id"
     )
+    unnest_sql = f"INSERT INTO {table} ({columns}) SELECT {select} {source}"
+    numbered = ", ".join(
+        f"c.{f.attname}"
+        if f.attname in CALL_FIELDS
+        else "(%s::integer + c.n)::integer"
+        if f.attname == "workflow_position"
+        else mark
+        for f, mark in zip(fields, marks, strict=True)
+    )
+    members_sql = f"INSERT INTO {table} ({columns}) SELECT {numbered} {source}"
     return _Statement(
         fields=fields,
         field_names=("id", *(f.attname for f in fields)),
@@ -265,6 +287,7 @@ def _build(connection: BaseDatabaseWrapper) -> _Statement:
         defaults=defaults,
         sql=f"INSERT INTO {table} ({columns}) VALUES {row_sql} RETURNING id",
         unnest_sql=unnest_sql,
+        members_sql=members_sql,
         row_sql=row_sql,
         columns=columns,
         table=table,

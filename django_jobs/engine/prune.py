@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from ..models import DeadJob, Job, JobStatus, ScheduleRun
+from .workflow import unfinished_workflow_member
 
 FINISHED = (JobStatus.DONE, JobStatus.CANCELLED)
 
@@ -24,14 +25,20 @@ BetweenBatches = Callable[[], bool]
 
 
 def prunable_jobs(finished_before: datetime, statuses: Sequence[str] = FINISHED) -> QuerySet[Job]:
-    """Return the jobs in ``statuses`` that finished before ``finished_before`` (aware UTC).
+    """Return the jobs in ``statuses`` that finished before ``finished_before`` (aware UTC),
+    except the members of a workflow that has not finished.
 
     Raises ``ValueError`` for a status that is not finished: queued and running jobs are never
     pruned.
     """
     if not statuses or set(statuses) - set(FINISHED):
         raise ValueError(f"prune deletes only finished jobs {FINISHED}, got {list(statuses)}")
-    return Job.objects.filter(status__in=statuses, finished_at__lt=finished_before)
+    # Done members of an unfinished workflow stay: its callback still needs their results.
+    return Job.objects.filter(
+        Q(workflow_id__isnull=True) | ~unfinished_workflow_member(),
+        status__in=statuses,
+        finished_at__lt=finished_before,
+    )
 
 
 def prunable_dead_jobs(failed_before: datetime) -> QuerySet[DeadJob]:

@@ -59,6 +59,9 @@ def _insert(dead: DeadJob) -> Job:
             backoff_base_seconds=dead.backoff_base_seconds,
             backoff_max_seconds=dead.backoff_max_seconds,
             idempotency_key=dead.idempotency_key,
+            # A workflow member comes back as one: its success then counts for the workflow.
+            workflow_id=dead.workflow_id,
+            workflow_position=dead.workflow_position,
         )
     )
     if not inserted:  # the key is held by a live job, which insert_job returned instead

@@ -118,6 +118,12 @@ class Pruner:
                 continue
             deleted[kind] = delete(now - timedelta(seconds=retention), self._between_batches)
             self.deleted[kind] = self.deleted.get(kind, 0) + deleted[kind]
+        retention = jobs_settings.DONE_RETENTION_SECONDS
+        if retention is not None and self.leading and not self._done.is_set():
+            # Workflow rows go on the done jobs' retention, once finished (or unable to finish).
+            before = now - timedelta(seconds=retention)
+            deleted["workflow"] = engine.prune_workflows(before=before, batch_size=BATCH_SIZE)
+            self.deleted["workflow"] = self.deleted.get("workflow", 0) + deleted["workflow"]
         if self.leading and not self._done.is_set():
             # The charts' per-minute rows, kept rollups.KEEP (a week): small, one DELETE.
             deleted["rollup"] = rollups.prune_rollups(now - rollups.KEEP)

@@ -34,6 +34,7 @@ UNCOVERED = {
     "howto/recurring-jobs.md": 0,
     "howto/status-and-progress.md": 0,
     "howto/snooze-update-unique.md": 0,
+    "howto/workflows.md": 0,
     "howto/operating/index.md": 0,
     "howto/operating/doctor.md": 0,
     "howto/operating/retention.md": 0,

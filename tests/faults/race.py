@@ -12,6 +12,9 @@ STEP is ``replay`` (ids of dead jobs), ``cancel`` or ``run_now`` (ids of jobs), 
 ``[id, priority]`` as the claim saw it), ``update`` (``update_queued(ids, priority=7)``: the
 count), ``unique`` (enqueue ``tests.tasks.sync_account(42)``, unique for an hour: the job id) and
 ``debounce`` (enqueue ``tests.tasks.reindex([pid])``, debounced: the job id).
+``lead`` (take the pruner role as ``racer-<pid>``: the value is whether it was taken), or
+``complete_member`` (ids of running workflow members, completed under their current lease;
+always the engine's).
 API is ``engine`` (``from django_jobs import engine``) or ``today`` (the functions before it:
 ``django_jobs.deadletter.replay``, ``django_jobs.control.cancel``/``run_now``,
 ``django_jobs.worker.lease.rescue``).
@@ -52,6 +55,7 @@ def _step(name: str, api: str) -> Callable[[list[int]], Any]:
         "update": _update,
         "unique": lambda ids: _tasks().sync_account.enqueue(42).id,
         "debounce": lambda ids: _tasks().reindex.enqueue([_pid()]).id,
+        "complete_member": lambda ids: _complete_members(ids),
     }
     return steps[name]
 
@@ -79,6 +83,16 @@ def _update(ids: list[int]) -> int:
     from django_jobs import update_queued
 
     return int(update_queued(ids, priority=7))
+
+
+def _complete_members(ids: list[int]) -> list[str]:
+    """Complete each running workflow member of ``ids`` under its current lease, result its id."""
+    from django_jobs.models import Job
+
+    return [
+        engine.complete_member(job, job.id, str(job.id)).value
+        for job in Job.objects.filter(id__in=ids).order_by("id")
+    ]
 
 
 def _lead() -> bool:

@@ -151,7 +151,9 @@ def test_the_pruner_deletes_each_kind_past_its_retention_and_nothing_live(retent
     worker = pruner("w1")
     worker.tick()
     assert worker.leading
-    assert worker.deleted == {"done": 1, "cancelled": 1, "dead": 1, "schedule_run": 1, "rollup": 0}
+    assert worker.deleted == {
+        "done": 1, "cancelled": 1, "dead": 1, "schedule_run": 1, "workflow": 0, "rollup": 0
+    }  # fmt: skip
     assert remaining(Job) == {j.pk for j in keep}
     assert remaining(DeadJob) == {kept_dead.pk}
     assert remaining(ScheduleRun) == {newest.pk}
