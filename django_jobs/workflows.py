@@ -110,11 +110,13 @@ def _member(
     members of a group share their values but the call, so they go in one INSERT.
     """
     options = item.task.job_options()
-    if options.pop("idempotency_key") is not None:
-        raise InvalidJobOptionsError(
-            f"The {where} has an idempotency_key; a workflow's jobs cannot have one (a held key "
-            "would leave the workflow waiting on a job that is not its own). Drop it."
-        )
+    for name in ("idempotency_key", "unique_for", "debounce_seconds"):
+        if options.pop(name) is not None:
+            raise InvalidJobOptionsError(
+                f"The {where} has {name} set; a workflow's jobs cannot be deduplicated (an "
+                "existing job found instead of a new one would leave the workflow waiting on a "
+                "job that is not its own). Drop it for this call."
+            )
     values, encoded = call_values(
         item.task.path, item.args, item.kwargs, idempotency_key=None, **options
     )
