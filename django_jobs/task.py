@@ -20,6 +20,8 @@ from . import registry
 from .enqueue import enqueue_calls, enqueue_job
 from .exceptions import InvalidJobOptionsError, InvalidTaskError, UnknownTaskError
 from .validation import (
+    check_concurrency_key,
+    check_concurrency_limit,
     check_idempotency_key,
     check_max_attempts,
     check_priority,
@@ -49,6 +51,8 @@ class Task:
     takes_context: bool = False
     run_at: datetime | None = None
     idempotency_key: str | None = None
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
 
     @property
     def path(self) -> str:
@@ -79,8 +83,13 @@ class Task:
         idempotency_key: str | None = None,
         max_attempts: int | None = None,
         timeout_seconds: float | None = None,
+        concurrency_key: str | None = None,
+        concurrency_limit: int | None = None,
     ) -> Task:
         """Return a copy with the given options replaced; ``delay`` is seconds or a timedelta.
+
+        ``concurrency_key`` groups jobs of which at most ``concurrency_limit`` (this call's, else
+        the task's ``@job(concurrency_limit=...)``) run at once across all workers.
 
         Raises ``InvalidJobOptionsError`` for both ``run_at`` and ``delay``, or a bad value.
         Whether ``queue`` is in ``DJANGO_JOBS["QUEUES"]`` is checked at enqueue time.
@@ -92,6 +101,8 @@ class Task:
             "idempotency_key": check_idempotency_key(idempotency_key),
             "max_attempts": None if max_attempts is None else check_max_attempts(max_attempts),
             "timeout_seconds": check_timeout_seconds(timeout_seconds),
+            "concurrency_key": check_concurrency_key(concurrency_key),
+            "concurrency_limit": check_concurrency_limit(concurrency_limit),
         }
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -104,6 +115,8 @@ class Task:
             "max_attempts": self.max_attempts,
             "timeout_seconds": self.timeout_seconds,
             "idempotency_key": self.idempotency_key,
+            "concurrency_key": self.concurrency_key,
+            "concurrency_limit": self.concurrency_limit,
         }
 
     def enqueue(self, *args: Any, **kwargs: Any) -> Job:
@@ -131,6 +144,7 @@ def job(
     max_attempts: int | None = ...,
     timeout_seconds: float | None = ...,
     takes_context: bool = ...,
+    concurrency_limit: int | None = ...,
 ) -> Callable[[Callable[..., Any]], Task]: ...
 def job(
     func: Callable[..., Any] | None = None,
@@ -141,8 +155,12 @@ def job(
     max_attempts: int | None = None,
     timeout_seconds: float | None = None,
     takes_context: bool = False,
+    concurrency_limit: int | None = None,
 ) -> Task | Callable[[Callable[..., Any]], Task]:
     """Register a module-level function as a task: ``@job`` or ``@job(queue="mail", priority=10)``.
+
+    ``concurrency_limit``: at most this many of the task's jobs run at once across all workers,
+    per ``concurrency_key`` given in ``using()`` (the whole task shares one key without it).
 
     Options are checked at decoration time (``InvalidJobOptionsError``); whether ``queue`` is in
     ``DJANGO_JOBS["QUEUES"]`` is checked by ``manage.py check`` (django_jobs.E301) and at
@@ -157,6 +175,7 @@ def job(
     if max_attempts is not None:
         check_max_attempts(max_attempts)
     check_timeout_seconds(timeout_seconds)
+    check_concurrency_limit(concurrency_limit)
 
     def decorate(f: Callable[..., Any]) -> Task:
         task = Task(
@@ -166,6 +185,7 @@ def job(
             max_attempts=max_attempts,
             timeout_seconds=timeout_seconds,
             takes_context=takes_context,
+            concurrency_limit=concurrency_limit,
         )
         # A nested or __main__ function is not registered: callable here, refused at enqueue.
         with contextlib.suppress(InvalidTaskError):

@@ -95,3 +95,10 @@ def slow_first_attempt(context: JobContext, key: str) -> int:
         time.sleep(2.5)
     Execution.objects.create(key=key, attempt=context.attempt, worker_pid=os.getpid())
     return context.attempt
+
+
+@job(concurrency_limit=1)
+def limited_sleep(seconds: float = 0.0) -> float:
+    """At most one runs at once per concurrency key (``using(concurrency_key=...)``)."""
+    time.sleep(seconds)
+    return seconds

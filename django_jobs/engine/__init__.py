@@ -10,6 +10,9 @@ transition           from -> to                guard
 ===================  ========================  ================================================
 insert               (new) -> queued           the idempotency key's partial unique index
 claim                queued -> running         ready, SKIP LOCKED; new lease token, not yet started
+claim_limited        queued -> running         as claim, and started; under each key's and limited
+                                               queue's advisory lock, below its limit (counted
+                                               in the same transaction)
 start                running (attempt +1)      lease token, ``started_at IS NULL``
 heartbeat            running (lease renewed)   lease token
 complete             running -> done           lease token
@@ -33,6 +36,8 @@ from .claim import claim, start
 from .complete import Completion, complete, complete_many
 from .control import cancel, run_now, set_progress
 from .fail import dead_letter, fail
+from .limits import LimitedClaim, claim_limited
+from .queues import limited_queues, queue_limits
 from .insert import insert_call, insert_job, insert_jobs
 from .lease import RescueReport, heartbeat, release, rescue
 from .prune import prune, prune_dead_jobs, prune_schedule_runs
@@ -40,9 +45,11 @@ from .replay import replay
 
 __all__ = [
     "Completion",
+    "LimitedClaim",
     "RescueReport",
     "cancel",
     "claim",
+    "claim_limited",
     "complete",
     "complete_many",
     "dead_letter",
@@ -51,9 +58,11 @@ __all__ = [
     "insert_call",
     "insert_job",
     "insert_jobs",
+    "limited_queues",
     "prune",
     "prune_dead_jobs",
     "prune_schedule_runs",
+    "queue_limits",
     "release",
     "replay",
     "rescue",

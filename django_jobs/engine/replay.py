@@ -59,6 +59,8 @@ def _insert(dead: DeadJob) -> Job:
             backoff_base_seconds=dead.backoff_base_seconds,
             backoff_max_seconds=dead.backoff_max_seconds,
             idempotency_key=dead.idempotency_key,
+            concurrency_key=dead.concurrency_key,
+            concurrency_limit=dead.concurrency_limit,
         )
     )
     if not inserted:  # the key is held by a live job, which insert_job returned instead

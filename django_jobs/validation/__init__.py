@@ -18,6 +18,15 @@ from .data import (
     encode_json,
     encode_result,
 )
+from .limits import (
+    CONCURRENCY_KEY_MAX_LENGTH,
+    QueueLimits,
+    check_concurrency_key,
+    check_concurrency_limit,
+    check_queue_options,
+    parse_rate_limit,
+    resolve_concurrency,
+)
 from .options import (
     ARGUMENTS_LIMIT_NAME,
     DAY_SECONDS,
@@ -52,6 +61,13 @@ from .options import (
 )
 
 __all__ = [
+    "CONCURRENCY_KEY_MAX_LENGTH",
+    "QueueLimits",
+    "check_concurrency_key",
+    "check_concurrency_limit",
+    "check_queue_options",
+    "parse_rate_limit",
+    "resolve_concurrency",
     "ARGUMENTS_LIMIT_NAME",
     "DAY_SECONDS",
     "IDEMPOTENCY_KEY_MAX_LENGTH",

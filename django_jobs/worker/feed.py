@@ -5,12 +5,20 @@ not started: its attempt is charged only as it is handed to a slot. Jobs claimed
 idle are started by the claim itself (one statement claims the batch and starts as many as there
 are idle slots); buffered jobs are started by ``engine.start``, in one statement for every slot
 that is free at that moment.
+
+Jobs under a limit (a concurrency key, a queue with limits) come from ``engine.claim_limited``,
+which starts all it takes, so they go straight to idle slots. It runs before the plain claim
+while it keeps finding jobs, or when a limited job of this worker has finished (its slot may
+serve the next one at once); otherwise at most once per ``look_seconds`` (the poll interval),
+or as soon as a full rate window opens again: a worker without limited jobs pays one small
+statement per poll interval, and none per plain claim.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import time
 from collections.abc import Sequence
 
 from .. import engine
@@ -33,6 +41,7 @@ class Feed:
         lease_seconds: float,
         queues: Sequence[str] | None,
         observers: Observers | None = None,
+        look_seconds: float = 1.0,
     ) -> None:
         self.held = held
         self.observers = observers or Observers()
@@ -41,6 +50,20 @@ class Feed:
         self.queues = queues
         self.started_count = 0
         self._buffer: collections.deque[Job] = collections.deque()
+        self.look_seconds = look_seconds
+        self._look_at = 0.0  # time.monotonic() of the next limited claim, when none is owed
+        self._limited_found = False
+        self._limited: list[Job] = []  # limited jobs handed out and maybe still held
+
+    def next_look_in(self) -> float:
+        """Return the seconds until the next limited claim is due by the clock (0: now).
+
+        While the last one found jobs, the next is due as soon as a slot is idle, which wakes
+        the worker anyway: then ``look_seconds``.
+        """
+        if self._limited_found:
+            return self.look_seconds
+        return max(0.0, self._look_at - time.monotonic())
 
     def __len__(self) -> int:
         return len(self._buffer)
@@ -55,6 +78,12 @@ class Feed:
         idle = idle[handed:]
         if room <= 0 or self._buffer:
             return handed
+        if idle and self._limited_due():
+            limited = self._claim_limited(idle)
+            handed += limited
+            idle, room = idle[limited:], room - limited
+            if room <= 0:
+                return handed
         claimed = engine.claim(
             worker_id=self.worker_id,
             limit=room,
@@ -68,6 +97,32 @@ class Feed:
         self._buffer.extend(claimed[len(started) :])
         self._hand(idle, started)
         return handed + len(claimed)
+
+    def _limited_due(self) -> bool:
+        if self._limited_found or time.monotonic() >= self._look_at:
+            return True
+        if self._limited and not all(self.held.holds(job) for job in self._limited):
+            self._limited = [job for job in self._limited if self.held.holds(job)]
+            return True
+        return False
+
+    def _claim_limited(self, idle: list[Slot]) -> int:
+        result = engine.claim_limited(
+            worker_id=self.worker_id,
+            limit=len(idle),
+            lease_seconds=self.lease_seconds,
+            queues=self.queues,
+        )
+        jobs = result.jobs
+        self._limited_found = bool(jobs)
+        wait = self.look_seconds if result.wait_seconds is None else result.wait_seconds
+        self._look_at = time.monotonic() + min(self.look_seconds, wait)
+        if jobs:
+            self.observers.claimed(len(jobs))
+            self.held.add(jobs)
+            self._limited = [job for job in self._limited if self.held.holds(job)] + jobs
+            self._hand(idle, jobs)
+        return len(jobs)
 
     def _start_buffered(self, idle: list[Slot]) -> int:
         count = min(len(idle), len(self._buffer))
