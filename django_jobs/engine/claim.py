@@ -120,7 +120,7 @@ def _claim_sql(
     queues: tuple[str, ...] | None,
     fused: bool,
     relaxed: str,
-    limited: tuple[str, ...],
+    limited: tuple[str, ...] = (),
 ) -> tuple[str, list[Any], frozenset[int]]:
     """Return the claim statement, its parameters after the SET clause, and where "now" goes."""
     connection = connections[alias]
