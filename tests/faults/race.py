@@ -7,7 +7,8 @@ one JSON line: ``{"outcome": "ok", "value": ...}``, ``{"outcome": "error", "erro
 "message": ...}`` or, when the step cannot even be imported, ``{"outcome": "import-error", ...}``.
 
 STEP is ``replay`` (ids of dead jobs), ``cancel`` or ``run_now`` (ids of jobs), ``rescue`` or
-``lead`` (take the pruner role as ``racer-<pid>``: the value is whether it was taken).
+``lead`` (take the pruner role as ``racer-<pid>``: the value is whether it was taken), or
+``claim_limited`` (``engine.claim_limited`` of up to 50 jobs: the value is the ids claimed).
 API is ``engine`` (``from django_jobs import engine``) or ``today`` (the functions before it:
 ``django_jobs.deadletter.replay``, ``django_jobs.control.cancel``/``run_now``,
 ``django_jobs.worker.lease.rescue``).
@@ -44,8 +45,18 @@ def _step(name: str, api: str) -> Callable[[list[int]], Any]:
         "run_now": lambda ids: run_now(ids),
         "rescue": lambda ids: _describe_rescue(rescue()),
         "lead": lambda ids: _lead(),
+        "claim_limited": lambda ids: _claim_limited(),
     }
     return steps[name]
+
+
+def _claim_limited() -> list[int]:
+    import os
+
+    from django_jobs import engine
+
+    claimed = engine.claim_limited(worker_id=f"racer-{os.getpid()}", limit=50, lease_seconds=60)
+    return [job.id for job in claimed.jobs]
 
 
 def _lead() -> bool:
