@@ -59,7 +59,8 @@ def enqueue_job(
     change reaches queued jobs); ``run_at`` is an aware datetime (default: now). With an
     ``idempotency_key`` already held by a queued or running job, that job is returned and
     nothing is inserted. With a ``concurrency_limit``, at most that many jobs of its
-    ``concurrency_key`` (default: ``path``) run at once (``engine.claim_limited``). Raises ``SerializationError`` or ``InvalidJobOptionsError`` before any
+    ``concurrency_key`` (default: ``path``) run at once (``engine.claim_limited``).
+    Raises ``SerializationError`` or ``InvalidJobOptionsError`` before any
     SQL; sends ``job_enqueued`` after the INSERT, inside the caller's transaction, if it has
     receivers. One statement (one round trip) without an idempotency key; with one, the
     INSERT runs in a savepoint (see ``engine.insert_call``).

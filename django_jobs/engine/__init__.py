@@ -36,11 +36,11 @@ from .claim import claim, start
 from .complete import Completion, complete, complete_many
 from .control import cancel, run_now, set_progress
 from .fail import dead_letter, fail
-from .limits import LimitedClaim, claim_limited
-from .queues import limited_queues, queue_limits
 from .insert import insert_call, insert_job, insert_jobs
 from .lease import RescueReport, heartbeat, release, rescue
+from .limits import LimitedClaim, claim_limited
 from .prune import prune, prune_dead_jobs, prune_schedule_runs
+from .queues import limited_queues, queue_limits
 from .replay import replay
 
 __all__ = [

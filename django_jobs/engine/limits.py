@@ -109,7 +109,7 @@ def _database_now() -> datetime:
     with sql.wrapper().cursor() as cursor:
         cursor.execute("SELECT clock_timestamp()")
         (now,) = cursor.fetchone()
-    return now  # type: ignore[no-any-return]
+    return now
 
 
 def _filters(queues: Sequence[str] | None) -> tuple[str, list[Any]]:
@@ -311,10 +311,11 @@ def _start(ids: list[int], worker_id: str, lease_seconds: float, now: datetime) 
         f"{sql.table()}.{connection.ops.quote_name(str(f.column))}"
         for f in Job._meta.concrete_fields
     )
+    id_params: list[Any]
     if sql.postgresql():
         where, id_params = "id = ANY(%s::bigint[])", [ids]
     else:
-        where, id_params = f"id IN ({sql.placeholders(ids)})", list(ids)
+        where, id_params = f"id IN ({sql.placeholders(ids)})", [*ids]
     rows = sql.execute_returning(
         f"UPDATE {sql.table()} SET status = %s, worker_id = %s, lease_token = %s, "
         "lease_expires_at = %s, attempts = attempts + 1, started_at = %s "

@@ -61,14 +61,8 @@ from .options import (
 )
 
 __all__ = [
-    "CONCURRENCY_KEY_MAX_LENGTH",
-    "QueueLimits",
-    "check_concurrency_key",
-    "check_concurrency_limit",
-    "check_queue_options",
-    "parse_rate_limit",
-    "resolve_concurrency",
     "ARGUMENTS_LIMIT_NAME",
+    "CONCURRENCY_KEY_MAX_LENGTH",
     "DAY_SECONDS",
     "IDEMPOTENCY_KEY_MAX_LENGTH",
     "MAX_BACKOFF_SECONDS",
@@ -82,7 +76,10 @@ __all__ = [
     "RESULT_LIMIT_NAME",
     "TASK_PATH_MAX_LENGTH",
     "WORKER_ID_MAX_LENGTH",
+    "QueueLimits",
     "check_backoff_seconds",
+    "check_concurrency_key",
+    "check_concurrency_limit",
     "check_delay",
     "check_idempotency_key",
     "check_jitter",
@@ -92,6 +89,7 @@ __all__ = [
     "check_priority",
     "check_queue",
     "check_queue_name",
+    "check_queue_options",
     "check_run_at",
     "check_seconds",
     "check_size",
@@ -101,5 +99,7 @@ __all__ = [
     "encode_call",
     "encode_json",
     "encode_result",
+    "parse_rate_limit",
+    "resolve_concurrency",
     "resolve_run_at",
 ]

@@ -96,7 +96,7 @@ def resolve_concurrency(key: Any, limit: Any, task_path: str) -> tuple[str | Non
 
 
 def parse_rate_limit(rate: Any) -> tuple[int, float]:
-    """Return ``(count, period_seconds)`` of a rate limit such as ``"10/s"``, ``"600/m"``, ``"5/h"``.
+    """Return ``(count, period_seconds)`` of a rate limit: ``"10/s"``, ``"600/m"``, ``"5/h"``.
 
     Raises ``InvalidJobOptionsError`` unless it is ``"<count>/<s|m|h>"`` with a count in
     1..``MAX_RATE_COUNT``.

@@ -74,9 +74,7 @@ def enqueue_all() -> dict[str, list[int]]:
     wide = tasks.limited_sleep.using(concurrency_key="wide", concurrency_limit=3)
     ids["keyed"] += [wide.enqueue(SLEEP).id for _ in range(15)]
     narrow = tasks.limited_sleep.using(queue="narrow")
-    ids["narrow"] = [
-        narrow.using(concurrency_key=f"n{i}").enqueue(SLEEP).id for i in range(12)
-    ]
+    ids["narrow"] = [narrow.using(concurrency_key=f"n{i}").enqueue(SLEEP).id for i in range(12)]
     ids["paced"] = [tasks.add.using(queue="paced").enqueue(i, i).id for i in range(16)]
     ids["plain"] = [tasks.add.enqueue(i, i).id for i in range(40)]
     return ids

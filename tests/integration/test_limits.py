@@ -124,7 +124,7 @@ def test_a_keyed_job_in_a_limited_queue_needs_room_in_both():
 
 
 def test_a_dead_job_keeps_its_key_and_replay_restores_it():
-    [job] = keyed("a", 1, limit=3)
+    keyed("a", 1, limit=3)
     [claimed] = claim_limited()
     from django_jobs.failure import Failure
 
@@ -144,8 +144,13 @@ def test_the_plain_claim_still_walks_the_ready_index():
         statement, params, now_at = _claim_sql(
             "default", 10, None, False, "TRUE", engine.limited_queues()
         )
-    params = ["running", "w", None, timezone.now(), *[
-        timezone.now() if i in now_at else p for i, p in enumerate(params)]]
+    params = [
+        "running",
+        "w",
+        None,
+        timezone.now(),
+        *[timezone.now() if i in now_at else p for i, p in enumerate(params)],
+    ]
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("EXPLAIN " + statement, params)
