@@ -223,6 +223,8 @@ def _candidates(
     each group in claim order, locked (SKIP LOCKED) until the transaction ends."""
     if not key_room and not queue_room:
         return []
+    if not sql.postgresql():
+        return _candidates_one_by_one(key_room, queue_room, queues, now)
     table = sql.table()
     where, params = _filters(queues)
     ready = sql.prep("run_at", now)
@@ -247,16 +249,30 @@ def _candidates(
 
 
 def _groups(names: list[str], counts: list[int]) -> str:
-    if sql.postgresql():
-        return "unnest(%s::text[], %s::int[]) AS g(name, n)"
-    rows = " UNION ALL ".join(["SELECT %s AS name, %s AS n"] * len(names))
-    return f"({rows}) AS g"
+    return "unnest(%s::text[], %s::int[]) AS g(name, n)"
 
 
 def _group_params(names: list[str], counts: list[int]) -> list[Any]:
-    if sql.postgresql():
-        return [names, counts]
-    return [v for pair in zip(names, counts, strict=True) for v in pair]
+    return [names, counts]
+
+
+def _candidates_one_by_one(
+    key_room: dict[str, int],
+    queue_room: dict[str, int],
+    queues: Sequence[str] | None,
+    now: datetime,
+) -> list[tuple[int, str, str | None]]:
+    # Without LATERAL (SQLite): one query per key and per queue.
+    ready = (
+        Job.objects.ready(now).in_queues(queues).unpaused().order_by("-priority", "run_at", "id")
+    )
+    rows: list[tuple[int, str, str | None]] = []
+    for key, n in key_room.items():
+        rows += ready.filter(concurrency_key=key).values_list("id", "queue", "concurrency_key")[:n]
+    for queue, n in queue_room.items():
+        plain = ready.filter(queue=queue, concurrency_key__isnull=True)
+        rows += plain.values_list("id", "queue", "concurrency_key")[:n]
+    return rows
 
 
 def _choose(
