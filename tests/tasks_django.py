@@ -92,3 +92,7 @@ if PER_TASK_OPTIONS:
     @task(max_attempts=2, timeout_seconds=7, backoff_base_seconds=0.0, backoff_max_seconds=1.5)
     def fails_twice(message: str) -> None:
         raise KeyError(message)
+
+    @task(concurrency_limit=1)
+    def one_at_a_time(n: int) -> int:
+        return n

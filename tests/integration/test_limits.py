@@ -156,3 +156,14 @@ def test_the_plain_claim_still_walks_the_ready_index():
         cursor.execute("EXPLAIN " + statement, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "django_jobs_job_ready_idx" in plan, plan
+
+
+def test_a_django_task_with_a_concurrency_limit_runs_one_job_at_a_time():
+    td = pytest.importorskip("tests.tasks_django")
+    if not td.PER_TASK_OPTIONS:
+        pytest.skip("@task() passes no extra options here")
+    first, second = td.one_at_a_time.enqueue(1), td.one_at_a_time.enqueue(2)
+    job = Job.objects.get(id=int(first.id))
+    assert (job.concurrency_key, job.concurrency_limit) == ("tests.tasks_django.one_at_a_time", 1)
+    assert [j.id for j in claim_limited()] == [int(first.id)]
+    assert Job.objects.get(id=int(second.id)).status == JobStatus.QUEUED
