@@ -92,7 +92,8 @@ class JobsBackend(BaseTaskBackend):
 
     ``OPTIONS`` takes ``MAX_ATTEMPTS``, ``TIMEOUT_SECONDS``, ``BACKOFF_BASE_SECONDS``,
     ``BACKOFF_MAX_SECONDS`` and ``CONCURRENCY_LIMIT``, the defaults of this backend's jobs;
-    each left out takes its ``DJANGO_JOBS`` setting. Raises ``InvalidTaskBackend`` for an unknown or bad option.
+    each left out takes its ``DJANGO_JOBS`` setting. Raises ``InvalidTaskBackend`` for an
+    unknown or bad option.
     """
 
     task_class = JobsTask
