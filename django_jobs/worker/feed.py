@@ -8,10 +8,11 @@ that is free at that moment.
 
 Jobs under a limit (a concurrency key, a queue with limits) come from ``engine.claim_limited``,
 which starts all it takes, so they go straight to idle slots. It runs before the plain claim
-while it keeps finding jobs, or when a limited job of this worker has finished (its slot may
-serve the next one at once); otherwise at most once per ``look_seconds`` (the poll interval),
-or as soon as a full rate window opens again: a worker without limited jobs pays one small
-statement per poll interval, and none per plain claim.
+while it keeps finding jobs; otherwise after it, for the slots still idle, when a limited job
+of this worker has ended (its slot may serve the next one of its key at once), when the worker
+has nothing else to do, and once per ``look_seconds`` (the poll interval) or as soon as a full
+rate window opens again. A worker busy with plain jobs pays one small statement per poll
+interval, and none per plain claim.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Feed:
         self.look_seconds = look_seconds
         self._look_at = 0.0  # time.monotonic() of the next limited claim, when none is owed
         self._limited_found = False
+        self._limited_starved = False
         self._limited: list[Job] = []  # limited jobs handed out and maybe still held
 
     def next_look_in(self) -> float:
@@ -77,8 +79,13 @@ class Feed:
         handed = self._start_buffered(idle) if self._buffer and idle else 0
         idle = idle[handed:]
         if room <= 0 or self._buffer:
+            if room <= 0:  # nothing may be claimed now (max_jobs): no look due before a poll
+                self._look_at = max(self._look_at, time.monotonic() + self.look_seconds)
             return handed
-        if idle and self._limited_due():
+        # Limited jobs first while they keep coming, or when plain ones took every slot the
+        # last time a look was due: a plain backlog never starves them.
+        first = bool(idle) and (self._limited_found or self._limited_starved)
+        if first:
             limited = self._claim_limited(idle)
             handed += limited
             idle, room = idle[limited:], room - limited
@@ -96,10 +103,19 @@ class Feed:
         started = [job for job in claimed if job.started_at is not None]
         self._buffer.extend(claimed[len(started) :])
         self._hand(idle, started)
+        idle = idle[len(started) :]
+        # After the plain claim, so that a plain job's pickup never waits for this one.
+        if not first and self._limited_due(found_nothing=not claimed):
+            if idle:
+                handed += self._claim_limited(idle)
+            else:
+                self._limited_starved = True
         return handed + len(claimed)
 
-    def _limited_due(self) -> bool:
-        if self._limited_found or time.monotonic() >= self._look_at:
+    def _limited_due(self, *, found_nothing: bool) -> bool:
+        # Due by the clock, when one of this worker's limited jobs has ended (its slot may take
+        # the next of its key), or when there is nothing else to do (burst mode's last look).
+        if time.monotonic() >= self._look_at or (found_nothing and not len(self.held)):
             return True
         if self._limited and not all(self.held.holds(job) for job in self._limited):
             self._limited = [job for job in self._limited if self.held.holds(job)]
@@ -114,7 +130,7 @@ class Feed:
             queues=self.queues,
         )
         jobs = result.jobs
-        self._limited_found = bool(jobs)
+        self._limited_found, self._limited_starved = bool(jobs), False
         wait = self.look_seconds if result.wait_seconds is None else result.wait_seconds
         self._look_at = time.monotonic() + min(self.look_seconds, wait)
         if jobs:

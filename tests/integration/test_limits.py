@@ -167,3 +167,28 @@ def test_a_django_task_with_a_concurrency_limit_runs_one_job_at_a_time():
     assert (job.concurrency_key, job.concurrency_limit) == ("tests.tasks_django.one_at_a_time", 1)
     assert [j.id for j in claim_limited()] == [int(first.id)]
     assert Job.objects.get(id=int(second.id)).status == JobStatus.QUEUED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_worker_drains_keyed_jobs_and_plain_ones_together():
+    from django_jobs.worker import Worker
+
+    jobs = keyed("a", 3) + keyed("b", 3)
+    plain = [tasks.add.enqueue(i, i) for i in range(5)]
+    assert Worker(burst=True, concurrency=3).run() == 0
+    ids = [job.id for job in jobs + plain]
+    assert Job.objects.filter(id__in=ids, status=JobStatus.DONE).count() == len(ids)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_plain_backlog_does_not_starve_keyed_jobs_in_a_worker():
+    from django_jobs.worker import Worker
+
+    plain = [tasks.add.enqueue(i, i) for i in range(100)]
+    [first_keyed] = keyed("a", 1)
+    assert Worker(burst=True, concurrency=2).run() == 0
+    started = Job.objects.get(id=first_keyed.id).started_at
+    last_plain = max(
+        Job.objects.filter(id__in=[j.id for j in plain]).values_list("started_at", flat=True)
+    )
+    assert started < last_plain
