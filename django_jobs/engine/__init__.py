@@ -40,7 +40,6 @@ from .insert import insert_call, insert_job, insert_jobs
 from .lease import RescueReport, heartbeat, release, rescue
 from .limits import LimitedClaim, claim_limited
 from .prune import prune, prune_dead_jobs, prune_schedule_runs
-from .queues import limited_queues, queue_limits
 from .replay import replay
 
 __all__ = [
@@ -58,11 +57,9 @@ __all__ = [
     "insert_call",
     "insert_job",
     "insert_jobs",
-    "limited_queues",
     "prune",
     "prune_dead_jobs",
     "prune_schedule_runs",
-    "queue_limits",
     "release",
     "replay",
     "rescue",

@@ -82,14 +82,18 @@ def claim_limited(
     if limit < 1:
         raise ValueError(f"claim_limited needs limit >= 1, got {limit}")
     serving = _serving(queue_limits(), queues)
+    ready_before = timezone.now()
     with transaction.atomic(using=sql.alias()):
-        now = _database_now()
-        keys = _lock_keys(limit, queues, now)
-        locked_queues = _lock_queues(list(serving))
-        if not keys and not locked_queues:
-            return LimitedClaim([], _wait(serving, [], now))
-        key_room, queue_room, windows = _room(keys, {q: serving[q] for q in locked_queues}, now)
-        candidates = _candidates(key_room, queue_room, queues, now)
+        keys = _lock_keys(limit, queues, ready_before)
+        locked = {q: serving[q] for q in _lock_queues(list(serving))}
+        if not keys and not locked:
+            return LimitedClaim([])
+        # Read after the locks were granted: a start recorded by the worker that held a queue's
+        # lock before us is earlier than ours, so each window's times only grow.
+        rated = any(lim.rate_count is not None for lim in locked.values())
+        now = _database_now() if rated else ready_before
+        key_room, queue_room, windows = _room(keys, locked, now)
+        candidates = _candidates(key_room, queue_room, queues, ready_before)
         chosen = _choose(candidates, limit, key_room, queue_room)
         jobs = _start(chosen, worker_id, lease_seconds, now)
         _record_starts(jobs, windows, serving, now)
@@ -104,6 +108,7 @@ def _serving(
 
 def _database_now() -> datetime:
     # The database's clock, one for every host: rate windows compare starts of many workers.
+    # clock_timestamp(), not now(): the transaction began before the locks were granted.
     if not sql.postgresql():
         return timezone.now()
     with sql.wrapper().cursor() as cursor:

@@ -9,8 +9,8 @@ that is free at that moment.
 Jobs under a limit (a concurrency key, a queue with limits) come from ``engine.claim_limited``,
 which starts all it takes, so they go straight to idle slots. It runs before the plain claim
 while it keeps finding jobs; otherwise after it, for the slots still idle, when a limited job
-of this worker has ended (its slot may serve the next one of its key at once), when the worker
-has nothing else to do, and once per ``look_seconds`` (the poll interval) or as soon as a full
+of this worker has ended (its slot may serve the next one of its key at once), when the plain
+claim found nothing, and once per ``look_seconds`` (the poll interval) or as soon as a full
 rate window opens again. A worker busy with plain jobs pays one small statement per poll
 interval, and none per plain claim.
 """
@@ -114,8 +114,9 @@ class Feed:
 
     def _limited_due(self, *, found_nothing: bool) -> bool:
         # Due by the clock, when one of this worker's limited jobs has ended (its slot may take
-        # the next of its key), or when there is nothing else to do (burst mode's last look).
-        if time.monotonic() >= self._look_at or (found_nothing and not len(self.held)):
+        # the next of its key), or when the plain claim found nothing: a NOTIFY may have been
+        # for a limited job, and burst mode must look before it exits.
+        if found_nothing or time.monotonic() >= self._look_at:
             return True
         if self._limited and not all(self.held.holds(job) for job in self._limited):
             self._limited = [job for job in self._limited if self.held.holds(job)]

@@ -8,6 +8,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from django_jobs import engine
+from django_jobs.engine.queues import limited_queues
 from django_jobs.exceptions import InvalidJobOptionsError
 from django_jobs.models import DeadJob, Job, JobStatus, RateWindow
 from tests import tasks
@@ -142,7 +143,7 @@ def test_the_plain_claim_still_walks_the_ready_index():
 
     with override_settings(DJANGO_JOBS=LIMITED):
         statement, params, now_at = _claim_sql(
-            "default", 10, None, False, "TRUE", engine.limited_queues()
+            "default", 10, None, False, "TRUE", limited_queues()
         )
     params = [
         "running",
