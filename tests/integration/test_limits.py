@@ -142,9 +142,7 @@ def test_the_plain_claim_still_walks_the_ready_index():
     from django_jobs.engine.claim import _claim_sql
 
     with override_settings(DJANGO_JOBS=LIMITED):
-        statement, params, now_at = _claim_sql(
-            "default", 10, None, False, "TRUE", limited_queues()
-        )
+        statement, params, now_at = _claim_sql("default", 10, None, False, "TRUE", limited_queues())
     params = [
         "running",
         "w",
