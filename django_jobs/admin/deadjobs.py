@@ -40,7 +40,7 @@ class DeadJobAdmin(ReadOnlyAdmin):
         "exception_class",
         ("replayed_at", admin.EmptyFieldListFilter),
     )
-    search_fields = ("task_path", "idempotency_key__exact")
+    search_fields = ("task_path", "idempotency_key__exact", "concurrency_key__exact")
     id_field = "job_id"
     list_deferred = ("args", "kwargs", "errors", "traceback", "message")
     actions = ("replay_selected", "delete_selected")
@@ -54,6 +54,8 @@ class DeadJobAdmin(ReadOnlyAdmin):
                     "queue",
                     "priority",
                     "idempotency_key",
+                    "concurrency_key",
+                    "concurrency_limit",
                     "worker_id",
                 )
             },
