@@ -73,16 +73,34 @@ def _check_queues() -> list[Any]:
     queues = jobs_settings.QUEUES
     if queues is not None and (
         isinstance(queues, str)
-        or not isinstance(queues, list | tuple | set | frozenset)
+        or not isinstance(queues, list | tuple | set | frozenset | Mapping)
         or not all(_is_queue_name(q) for q in queues)
     ):
         return [
-            _error("E001", f"DJANGO_JOBS['QUEUES'] must be None or a list of queue names (1-"
-                   f"{validation.QUEUE_MAX_LENGTH} characters), got {queues!r:.80}.",
-                   "Use None to allow any queue, or e.g. ['default', 'mail'].")
+            _error("E001", f"DJANGO_JOBS['QUEUES'] must be None, a list of queue names (1-"
+                   f"{validation.QUEUE_MAX_LENGTH} characters) or a dict of them to their "
+                   f"limits, got {queues!r:.80}.",
+                   "Use None to allow any queue, or e.g. ['default', 'mail'], or "
+                   "{'default': None, 'mail': {'concurrency': 2, 'rate_limit': '10/s'}}.")
         ]  # fmt: skip
-    errors = _problem("E002", "DEFAULT_QUEUE", lambda q: validation.check_queue(q, queues),
+    errors = _check_queue_limits(queues) if isinstance(queues, Mapping) else []
+    errors += _problem("E002", "DEFAULT_QUEUE", lambda q: validation.check_queue(q, queues),
                       "Add it to QUEUES or pick one of them.")  # fmt: skip
+    return errors
+
+
+def _check_queue_limits(queues: Mapping[str, Any]) -> list[Any]:
+    # E080: one error per queue whose options are wrong (the validator's message).
+    errors = []
+    for queue, options in queues.items():
+        try:
+            validation.check_queue_options(queue, options)
+        except InvalidJobOptionsError as exc:
+            errors.append(
+                _error("E080", f"DJANGO_JOBS['QUEUES']: {exc}",
+                       "Each queue maps to None or {'concurrency': N, 'rate_limit': 'N/s|m|h'}; "
+                       "see docs/reference/settings.md.")
+            )  # fmt: skip
     return errors
 
 
@@ -346,7 +364,7 @@ def check_task_queues(app_configs: Iterable[Any] | None = None, **kwargs: Any) -
     (models, admin, and the views that Django's URL checks import).
     """
     allowed = jobs_settings.QUEUES
-    if not isinstance(allowed, list | tuple | set | frozenset):
+    if not isinstance(allowed, list | tuple | set | frozenset | Mapping):
         return []  # None allows any queue; a bad QUEUES is E001
     errors = []
     for path, task in sorted(registry.registered_tasks().items()):

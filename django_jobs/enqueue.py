@@ -52,6 +52,8 @@ def enqueue_job(
     backoff_max_seconds: float | None = None,
     unique_for: float | None = None,
     debounce_seconds: float | None = None,
+    concurrency_key: str | None = None,
+    concurrency_limit: int | None = None,
 ) -> Job:
     """Validate every option, INSERT one ``Job`` and return it.
 
@@ -60,7 +62,9 @@ def enqueue_job(
     ``DJANGO_JOBS`` defaults (the ``backoff_*`` ones when the job is retried, so a settings
     change reaches queued jobs); ``run_at`` is an aware datetime (default: now). With an
     ``idempotency_key`` already held by a queued or running job, that job is returned and
-    nothing is inserted. Raises ``SerializationError`` or ``InvalidJobOptionsError`` before any
+    nothing is inserted. With a ``concurrency_limit``, at most that many jobs of its
+    ``concurrency_key`` (default: ``path``) run at once (``engine.claim_limited``).
+    Raises ``SerializationError`` or ``InvalidJobOptionsError`` before any
     SQL; sends ``job_enqueued`` after the INSERT, inside the caller's transaction, if it has
     receivers. One statement (one round trip) without an idempotency key; with one, the
     INSERT runs in a savepoint (see ``engine.insert_call``).
@@ -77,6 +81,7 @@ def enqueue_job(
             queue=queue, priority=priority, run_at=run_at, max_attempts=max_attempts,
             timeout_seconds=timeout_seconds, idempotency_key=idempotency_key,
             backoff_base_seconds=backoff_base_seconds, backoff_max_seconds=backoff_max_seconds,
+            concurrency_key=concurrency_key, concurrency_limit=concurrency_limit,
         )  # fmt: skip
     values, encoded = call_values(
         path,
@@ -90,6 +95,8 @@ def enqueue_job(
         idempotency_key=idempotency_key,
         backoff_base_seconds=backoff_base_seconds,
         backoff_max_seconds=backoff_max_seconds,
+        concurrency_key=concurrency_key,
+        concurrency_limit=concurrency_limit,
     )
     from .engine import insert_call  # the engine imports models: not at this module's import
 
@@ -180,6 +187,8 @@ def call_values(
     idempotency_key: str | None,
     backoff_base_seconds: float | None = None,
     backoff_max_seconds: float | None = None,
+    concurrency_key: str | None = None,
+    concurrency_limit: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Return the validated field values of a call of ``path``, and its JSON texts; no SQL.
 
@@ -204,6 +213,9 @@ def call_values(
     now = timezone.now()
     values["task_path"] = validation.check_task_path(path)
     values["idempotency_key"] = validation.check_idempotency_key(idempotency_key)
+    values["concurrency_key"], values["concurrency_limit"] = validation.resolve_concurrency(
+        concurrency_key, concurrency_limit, values["task_path"]
+    )
     values["enqueued_at"] = now
     values["run_at"] = now if run_at is None else validation.check_run_at(run_at)
     return values, {"args": args_json, "kwargs": kwargs_json}
@@ -288,6 +300,8 @@ def enqueue_calls(
     run_at: datetime | None = None,
     max_attempts: int | None = None,
     timeout_seconds: float | None = None,
+    concurrency_key: str | None = None,
+    concurrency_limit: int | None = None,
 ) -> list[int]:
     """Enqueue one job of ``path`` per item of ``calls``, with shared options; return the ids.
 
@@ -307,6 +321,8 @@ def enqueue_calls(
         max_attempts=max_attempts,
         timeout_seconds=timeout_seconds,
         idempotency_key=None,
+        concurrency_key=concurrency_key,
+        concurrency_limit=concurrency_limit,
     )
     from . import engine  # the engine imports models: not at this module's import
 

@@ -1,4 +1,4 @@
-"""Job, DeadJob, Workflow, ScheduleRun and PausedQueue: the tables django-jobs keeps.
+"""Job, DeadJob, Workflow, ScheduleRun, PausedQueue and RateWindow: the tables django-jobs keeps.
 
 A ``Job`` row is one persisted run of a task. It is ``queued`` until a worker claims it, ``running``
 while a worker holds its lease, then ``done``; or it is ``cancelled`` before it ran. A job that used
@@ -49,6 +49,16 @@ class JobQuerySet(models.QuerySet["Job"]):
         """Jobs in any of ``queues``; ``None`` or empty means every queue."""
         return self.filter(queue__in=queues) if queues else self
 
+    def unlimited(self, limited_queues: Sequence[str] = ()) -> JobQuerySet:
+        """Jobs free of every limit: no ``concurrency_key`` and not in one of ``limited_queues``.
+
+        The plain claim takes only these; the limited claim (``engine.claim_limited``) takes
+        the others. Both terms are filters on the rows the ready indexes yield, so the plain
+        claim still walks its index.
+        """
+        plain = self.filter(concurrency_key__isnull=True)
+        return plain.exclude(queue__in=limited_queues) if limited_queues else plain
+
     def unpaused(self) -> JobQuerySet:
         """Jobs whose queue has no ``PausedQueue`` row.
 
@@ -88,6 +98,9 @@ class Job(models.Model):
     # A debounced job's key (Task.using(debounce_seconds=...)): unique among queued jobs only, so
     # a new call while the job runs is a new job rather than lost.
     debounce_key = models.CharField(max_length=255, null=True, blank=True)
+    # At most concurrency_limit jobs of one concurrency_key run at once (engine/limits.py).
+    concurrency_key = models.CharField(max_length=255, null=True, blank=True)
+    concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
     enqueued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -135,6 +148,18 @@ class Job(models.Model):
                 condition=Q(status="running"),
                 name="django_jobs_job_lease_idx",
             ),
+            # The limited claim's: the ready jobs of one concurrency key, in claim order ...
+            models.Index(
+                fields=["concurrency_key", "-priority", "run_at", "id"],
+                condition=Q(status="queued", concurrency_key__isnull=False),
+                name="django_jobs_job_kready_idx",
+            ),
+            # ... and the running ones it counts against the key's limit.
+            models.Index(
+                fields=["concurrency_key"],
+                condition=Q(status="running", concurrency_key__isnull=False),
+                name="django_jobs_job_krunning_idx",
+            ),
             models.Index(fields=["queue", "status"], name="django_jobs_job_queue_idx"),
             models.Index(fields=["finished_at"], name="django_jobs_job_finished_idx"),
             # unique_for's look-up of a done job holding the key within its window; jobs without
@@ -169,6 +194,12 @@ class Job(models.Model):
             models.CheckConstraint(
                 condition=Q(priority__gte=-100, priority__lte=100),
                 name="django_jobs_job_priority_range",
+            ),
+            # A key always comes with its limit, so the claim never has to guess one.
+            models.CheckConstraint(
+                condition=Q(concurrency_key__isnull=True, concurrency_limit__isnull=True)
+                | Q(concurrency_key__isnull=False, concurrency_limit__gte=1),
+                name="django_jobs_job_concurrency_pair",
             ),
         ]
         permissions = [
@@ -205,6 +236,8 @@ class DeadJob(models.Model):
     backoff_base_seconds = models.FloatField(null=True, blank=True)
     backoff_max_seconds = models.FloatField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    concurrency_key = models.CharField(max_length=255, null=True, blank=True)
+    concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
     attempts = models.PositiveIntegerField()
     exception_class = models.CharField(max_length=255)
     message = models.TextField(blank=True)
@@ -380,3 +413,24 @@ class Workflow(models.Model):
     def members(self) -> int:
         """The jobs that run before the fan-in: all of a chain's, a group's but its callback."""
         return self.total - len(self.calls) if self.kind == WorkflowKind.GROUP else self.total
+
+
+class RateWindow(models.Model):
+    """The recent starts of a rate-limited queue: the sliding window its claims are counted in.
+
+    One row per queue with a ``rate_limit`` in ``DJANGO_JOBS["QUEUES"]``, written only by
+    ``engine.claim_limited`` while it holds the queue's claim lock. ``recent_started_at`` lists
+    the ``started_at`` (ISO 8601, the database's clock, oldest first) of the queue's latest
+    starts, at most as many as the limit allows per period: a claim may start ``count - (starts
+    within the last period)`` jobs, and the oldest of them tells when the next one may. Not job
+    state: losing a row only forgets the window.
+    """
+
+    queue = models.CharField(max_length=64, primary_key=True)
+    recent_started_at = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["queue"]
+
+    def __str__(self) -> str:
+        return f"Queue {self.queue}: {len(self.recent_started_at)} recent starts"

@@ -21,6 +21,8 @@ from .enqueue import enqueue_calls, enqueue_job
 from .exceptions import InvalidJobOptionsError, InvalidTaskError, UnknownTaskError
 from .validation import (
     check_debounce_seconds,
+    check_concurrency_key,
+    check_concurrency_limit,
     check_idempotency_key,
     check_max_attempts,
     check_priority,
@@ -53,6 +55,8 @@ class Task:
     idempotency_key: str | None = None
     unique_for: float | None = None
     debounce_seconds: float | None = None
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
 
     @property
     def path(self) -> str:
@@ -85,6 +89,8 @@ class Task:
         timeout_seconds: float | None = None,
         unique_for: float | None = None,
         debounce_seconds: float | None = None,
+        concurrency_key: str | None = None,
+        concurrency_limit: int | None = None,
     ) -> Task:
         """Return a copy with the given options replaced; ``delay`` is seconds or a timedelta.
 
@@ -92,9 +98,12 @@ class Task:
         queued or running, or done within that many seconds. ``debounce_seconds``: enqueueing
         replaces the arguments of the queued job holding the key and pushes its ``run_at`` to
         now + that many seconds. Without ``idempotency_key`` either derives a key from the task
-        and queue (and, for ``unique_for``, the arguments). Raises ``InvalidJobOptionsError``
-        for both ``run_at`` and ``delay``, or a bad value. Whether ``queue`` is in
-        ``DJANGO_JOBS["QUEUES"]`` is checked at enqueue time.
+        and queue (and, for ``unique_for``, the arguments). ``concurrency_key`` groups jobs of
+        which at most ``concurrency_limit`` (this call's, else the task's
+        ``@job(concurrency_limit=...)``) run at once across all workers.
+
+        Raises ``InvalidJobOptionsError`` for both ``run_at`` and ``delay``, or a bad value.
+        Whether ``queue`` is in ``DJANGO_JOBS["QUEUES"]`` is checked at enqueue time.
         """
         changes: dict[str, Any] = {
             "run_at": resolve_run_at(run_at, delay),
@@ -105,6 +114,8 @@ class Task:
             "timeout_seconds": check_timeout_seconds(timeout_seconds),
             "unique_for": check_unique_for(unique_for),
             "debounce_seconds": check_debounce_seconds(debounce_seconds),
+            "concurrency_key": check_concurrency_key(concurrency_key),
+            "concurrency_limit": check_concurrency_limit(concurrency_limit),
         }
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -119,6 +130,8 @@ class Task:
             "idempotency_key": self.idempotency_key,
             "unique_for": self.unique_for,
             "debounce_seconds": self.debounce_seconds,
+            "concurrency_key": self.concurrency_key,
+            "concurrency_limit": self.concurrency_limit,
         }
 
     def enqueue(self, *args: Any, **kwargs: Any) -> Job:
@@ -166,6 +179,7 @@ def job(
     takes_context: bool = ...,
     unique_for: float | None = ...,
     debounce_seconds: float | None = ...,
+    concurrency_limit: int | None = ...,
 ) -> Callable[[Callable[..., Any]], Task]: ...
 def job(
     func: Callable[..., Any] | None = None,
@@ -178,8 +192,12 @@ def job(
     takes_context: bool = False,
     unique_for: float | None = None,
     debounce_seconds: float | None = None,
+    concurrency_limit: int | None = None,
 ) -> Task | Callable[[Callable[..., Any]], Task]:
     """Register a module-level function as a task: ``@job`` or ``@job(queue="mail", priority=10)``.
+
+    ``concurrency_limit``: at most this many of the task's jobs run at once across all workers,
+    per ``concurrency_key`` given in ``using()`` (the whole task shares one key without it).
 
     Options are checked at decoration time (``InvalidJobOptionsError``); whether ``queue`` is in
     ``DJANGO_JOBS["QUEUES"]`` is checked by ``manage.py check`` (django_jobs.E301) and at
@@ -196,6 +214,7 @@ def job(
     check_timeout_seconds(timeout_seconds)
     check_unique_for(unique_for)
     check_debounce_seconds(debounce_seconds)
+    check_concurrency_limit(concurrency_limit)
 
     def decorate(f: Callable[..., Any]) -> Task:
         task = Task(
@@ -207,6 +226,7 @@ def job(
             takes_context=takes_context,
             unique_for=unique_for,
             debounce_seconds=debounce_seconds,
+            concurrency_limit=concurrency_limit,
         )
         # A nested or __main__ function is not registered: callable here, refused at enqueue.
         with contextlib.suppress(InvalidTaskError):

@@ -172,3 +172,10 @@ def fails_until_allowed(key: str) -> str:
     if not Execution.objects.filter(key=f"allow-{key}").exists():
         raise PermanentError(f"{key} not allowed yet")
     return key
+
+
+@job(concurrency_limit=1)
+def limited_sleep(seconds: float = 0.0) -> float:
+    """At most one runs at once per concurrency key (``using(concurrency_key=...)``)."""
+    time.sleep(seconds)
+    return seconds

@@ -103,3 +103,7 @@ def snoozes_once(key: str) -> str:
         Execution.objects.create(key=key, worker_pid=os.getpid())
         raise Snooze(3600)
     return key
+
+    @task(concurrency_limit=1)
+    def one_at_a_time(n: int) -> int:
+        return n

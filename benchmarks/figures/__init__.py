@@ -10,6 +10,7 @@ from __future__ import annotations
 from .common import QUICK, Figure, Row, Sizes
 from .costs import growth, idle_poll, memory
 from .latency import pickup, pickup_busy
+from .limits import keyed_drains
 from .throughput import bulk_rates, drains, enqueue_rates, io_bound
 
 FIGURES: dict[str, Figure] = {
@@ -22,6 +23,7 @@ FIGURES: dict[str, Figure] = {
     "growth": growth,
     "idle-poll": idle_poll,
     "memory": memory,
+    "keyed-drain": keyed_drains,
 }
 
 __all__ = ["FIGURES", "QUICK", "Figure", "Row", "Sizes"]

@@ -30,6 +30,8 @@ class Sizes:
     growth_drain: int = 5_000
     idle_seconds: float = 30.0
     memory: int = 100_000
+    keyed: int = 5_000  # jobs of the keyed drain, spread over `keys` keys of limit 1
+    keys: int = 100
 
 
 QUICK = Sizes(
@@ -43,6 +45,7 @@ QUICK = Sizes(
     growth_drain=1_000,
     idle_seconds=8.0,
     memory=5_000,
+    keyed=1_000,
 )
 
 

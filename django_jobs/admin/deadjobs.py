@@ -41,7 +41,7 @@ class DeadJobAdmin(ReadOnlyAdmin):
         "exception_class",
         ("replayed_at", admin.EmptyFieldListFilter),
     )
-    search_fields = ("task_path", "idempotency_key__exact")
+    search_fields = ("task_path", "idempotency_key__exact", "concurrency_key__exact")
     id_field = "job_id"
     list_deferred = ("args", "kwargs", "errors", "traceback", "message")
     actions = ("replay_selected", "delete_selected")
@@ -55,6 +55,8 @@ class DeadJobAdmin(ReadOnlyAdmin):
                     "queue",
                     "priority",
                     "idempotency_key",
+                    "concurrency_key",
+                    "concurrency_limit",
                     "worker_id",
                 )
             },

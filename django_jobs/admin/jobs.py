@@ -40,7 +40,7 @@ class JobAdmin(ReadOnlyAdmin):
         "worker_id",
     )
     list_filter = ("status", QueueFilter, TaskFilter)
-    search_fields = ("task_path", "idempotency_key__exact")
+    search_fields = ("task_path", "idempotency_key__exact", "concurrency_key__exact")
     actions = ("run_now_selected", "update_selected", "cancel_selected")
     fieldsets = (
         (
@@ -53,6 +53,8 @@ class JobAdmin(ReadOnlyAdmin):
                     "queue",
                     "priority",
                     "idempotency_key",
+                    "concurrency_key",
+                    "concurrency_limit",
                     "worker_id",
                 )
             },

@@ -38,6 +38,7 @@ OPTIONS = {
     "TIMEOUT_SECONDS": "timeout_seconds",
     "BACKOFF_BASE_SECONDS": "backoff_base_seconds",
     "BACKOFF_MAX_SECONDS": "backoff_max_seconds",
+    "CONCURRENCY_LIMIT": "concurrency_limit",
 }
 MAX_JOB_ID = 2**63 - 1
 
@@ -49,12 +50,15 @@ class JobsTask(Task):
     On Django 6.1 (and the ``django-tasks`` backport) ``@task(max_attempts=5,
     timeout_seconds=30)`` sets them; ``None`` takes the backend's ``OPTIONS``, then
     ``DJANGO_JOBS``. ``max_attempts`` counts the first run; durations are in seconds.
+    ``concurrency_limit``: at most this many jobs of the task run at once across all workers
+    (the task's module path is their concurrency key: ``django.tasks`` has no per-call key).
     """
 
     max_attempts: int | None = None
     timeout_seconds: float | None = None
     backoff_base_seconds: float | None = None
     backoff_max_seconds: float | None = None
+    concurrency_limit: int | None = None
 
 
 def check_option(name: str, value: Any) -> str | None:
@@ -74,6 +78,8 @@ def check_option(name: str, value: Any) -> str | None:
             validation.check_max_attempts(value)
         elif name == "timeout_seconds":
             validation.check_timeout_seconds(value)
+        elif name == "concurrency_limit":
+            validation.check_concurrency_limit(value)
         else:
             validation.check_backoff_seconds(value, name)
     except InvalidJobOptionsError as exc:
@@ -84,9 +90,10 @@ def check_option(name: str, value: Any) -> str | None:
 class JobsBackend(BaseTaskBackend):
     """A ``django.tasks`` backend whose tasks run as django-jobs jobs under ``runworker``.
 
-    ``OPTIONS`` takes ``MAX_ATTEMPTS``, ``TIMEOUT_SECONDS``, ``BACKOFF_BASE_SECONDS`` and
-    ``BACKOFF_MAX_SECONDS``, the defaults of this backend's jobs; each left out takes its
-    ``DJANGO_JOBS`` setting. Raises ``InvalidTaskBackend`` for an unknown or bad option.
+    ``OPTIONS`` takes ``MAX_ATTEMPTS``, ``TIMEOUT_SECONDS``, ``BACKOFF_BASE_SECONDS``,
+    ``BACKOFF_MAX_SECONDS`` and ``CONCURRENCY_LIMIT``, the defaults of this backend's jobs;
+    each left out takes its ``DJANGO_JOBS`` setting. Raises ``InvalidTaskBackend`` for an
+    unknown or bad option.
     """
 
     task_class = JobsTask

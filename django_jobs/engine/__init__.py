@@ -14,6 +14,9 @@ insert_unique        (new) -> queued           as insert, and no done job with t
 debounce             queued (call, run_at) or  ``status = 'queued'``, the debounce key's
                      (new) -> queued           partial unique index (queued jobs only)
 claim                queued -> running         ready, SKIP LOCKED; new lease token, not yet started
+claim_limited        queued -> running         as claim, and started; under each key's and limited
+                                               queue's advisory lock, below its limit (counted
+                                               in the same transaction)
 start                running (attempt +1)      lease token, ``started_at IS NULL``
 heartbeat            running (lease renewed)   lease token
 complete             running -> done           lease token
@@ -48,6 +51,7 @@ from .control import cancel, run_now, set_progress, update_queued
 from .fail import dead_letter, fail
 from .insert import insert_call, insert_job, insert_jobs
 from .lease import RescueReport, heartbeat, release, rescue
+from .limits import LimitedClaim, claim_limited
 from .prune import prune, prune_dead_jobs, prune_schedule_runs
 from .replay import replay
 from .snooze import snooze
@@ -56,9 +60,11 @@ from .workflow import complete_member, insert_workflow, prune_workflows
 
 __all__ = [
     "Completion",
+    "LimitedClaim",
     "RescueReport",
     "cancel",
     "claim",
+    "claim_limited",
     "complete",
     "complete_many",
     "complete_member",

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from ..models import Job, JobStatus
 from . import sql
+from .queues import limited_queues
 
 # Stands for "now" when the claim query is compiled once and cached; replaced on each call.
 _NOW = datetime(2000, 1, 1, tzinfo=UTC)
@@ -34,7 +35,8 @@ def claim(
     """Claim up to ``limit`` ready jobs for ``worker_id``; return them marked running.
 
     Ready means queued with ``run_at <= now``, in ``queues`` (all if None) and not in a paused
-    queue (``PausedQueue``, read by this same statement), taken in priority
+    queue (``PausedQueue``, read by this same statement), free of limits (no
+    ``concurrency_key``, not in a queue with limits: ``claim_limited`` takes those), in priority
     (highest first), then run_at, then id order. Each claimed row gets a lease of
     ``lease_seconds`` and the batch a new ``lease_token`` that every later write about these
     jobs must present. The first ``start_first`` jobs in that order are also started, as ``start()``
@@ -56,7 +58,7 @@ def claim(
     fused = start_first > 0 and sql.postgresql()
     relaxed = sql.relaxed_commit()
     statement, select_params, now_at = _claim_sql(
-        alias, limit, tuple(queues) if queues else None, fused, relaxed
+        alias, limit, tuple(queues) if queues else None, fused, relaxed, limited_queues()
     )
     ready_before = sql.prep("run_at", now)
     select_params = [ready_before if i in now_at else p for i, p in enumerate(select_params)]
@@ -113,7 +115,12 @@ def start(jobs: Sequence[Job], *, now: datetime | None = None) -> list[Job]:
 
 @functools.lru_cache(maxsize=64)
 def _claim_sql(
-    alias: str, limit: int, queues: tuple[str, ...] | None, fused: bool, relaxed: str
+    alias: str,
+    limit: int,
+    queues: tuple[str, ...] | None,
+    fused: bool,
+    relaxed: str,
+    limited: tuple[str, ...] = (),
 ) -> tuple[str, list[Any], frozenset[int]]:
     """Return the claim statement, its parameters after the SET clause, and where "now" goes."""
     connection = connections[alias]
@@ -126,6 +133,7 @@ def _claim_sql(
         .ready(_NOW)
         .in_queues(queues)
         .unpaused()
+        .unlimited(limited)
         .order_by("-priority", "run_at", "id")
         .select_for_update(skip_locked=True)
         .values("id")[:limit]

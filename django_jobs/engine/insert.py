@@ -41,6 +41,8 @@ OPTION_FIELDS = (
     "timeout_seconds",
     "backoff_base_seconds",
     "backoff_max_seconds",
+    "concurrency_key",
+    "concurrency_limit",
 )
 
 

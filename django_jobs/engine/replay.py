@@ -62,6 +62,8 @@ def _insert(dead: DeadJob) -> Job:
             # A workflow member comes back as one: its success then counts for the workflow.
             workflow_id=dead.workflow_id,
             workflow_position=dead.workflow_position,
+            concurrency_key=dead.concurrency_key,
+            concurrency_limit=dead.concurrency_limit,
         )
     )
     if not inserted:  # the key is held by a live job, which insert_job returned instead

@@ -18,6 +18,15 @@ from .data import (
     encode_json,
     encode_result,
 )
+from .limits import (
+    CONCURRENCY_KEY_MAX_LENGTH,
+    QueueLimits,
+    check_concurrency_key,
+    check_concurrency_limit,
+    check_queue_options,
+    parse_rate_limit,
+    resolve_concurrency,
+)
 from .options import (
     ARGUMENTS_LIMIT_NAME,
     DAY_SECONDS,
@@ -59,6 +68,7 @@ from .options import (
 
 __all__ = [
     "ARGUMENTS_LIMIT_NAME",
+    "CONCURRENCY_KEY_MAX_LENGTH",
     "DAY_SECONDS",
     "IDEMPOTENCY_KEY_MAX_LENGTH",
     "MAX_BACKOFF_SECONDS",
@@ -74,8 +84,11 @@ __all__ = [
     "RESULT_LIMIT_NAME",
     "TASK_PATH_MAX_LENGTH",
     "WORKER_ID_MAX_LENGTH",
+    "QueueLimits",
     "check_backoff_seconds",
     "check_debounce_seconds",
+    "check_concurrency_key",
+    "check_concurrency_limit",
     "check_delay",
     "check_idempotency_key",
     "check_jitter",
@@ -86,6 +99,7 @@ __all__ = [
     "check_priority",
     "check_queue",
     "check_queue_name",
+    "check_queue_options",
     "check_run_at",
     "check_seconds",
     "check_size",
@@ -97,5 +111,7 @@ __all__ = [
     "encode_call",
     "encode_json",
     "encode_result",
+    "parse_rate_limit",
+    "resolve_concurrency",
     "resolve_run_at",
 ]

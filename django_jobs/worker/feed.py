@@ -5,12 +5,21 @@ not started: its attempt is charged only as it is handed to a slot. Jobs claimed
 idle are started by the claim itself (one statement claims the batch and starts as many as there
 are idle slots); buffered jobs are started by ``engine.start``, in one statement for every slot
 that is free at that moment.
+
+Jobs under a limit (a concurrency key, a queue with limits) come from ``engine.claim_limited``,
+which starts all it takes, so they go straight to idle slots. It runs before the plain claim
+while it keeps finding jobs; otherwise after it, for the slots still idle, when a limited job
+of this worker has ended (its slot may serve the next one of its key at once), when the plain
+claim found nothing, and once per ``look_seconds`` (the poll interval) or as soon as a full
+rate window opens again. A worker busy with plain jobs pays one small statement per poll
+interval, and none per plain claim.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import time
 from collections.abc import Sequence
 
 from .. import engine
@@ -33,6 +42,7 @@ class Feed:
         lease_seconds: float,
         queues: Sequence[str] | None,
         observers: Observers | None = None,
+        look_seconds: float = 1.0,
     ) -> None:
         self.held = held
         self.observers = observers or Observers()
@@ -41,6 +51,21 @@ class Feed:
         self.queues = queues
         self.started_count = 0
         self._buffer: collections.deque[Job] = collections.deque()
+        self.look_seconds = look_seconds
+        self._look_at = 0.0  # time.monotonic() of the next limited claim, when none is owed
+        self._limited_found = False
+        self._limited_starved = False
+        self._limited: list[Job] = []  # limited jobs handed out and maybe still held
+
+    def next_look_in(self) -> float:
+        """Return the seconds until the next limited claim is due by the clock (0: now).
+
+        While the last one found jobs, the next is due as soon as a slot is idle, which wakes
+        the worker anyway: then ``look_seconds``.
+        """
+        if self._limited_found:
+            return self.look_seconds
+        return max(0.0, self._look_at - time.monotonic())
 
     def __len__(self) -> int:
         return len(self._buffer)
@@ -54,7 +79,18 @@ class Feed:
         handed = self._start_buffered(idle) if self._buffer and idle else 0
         idle = idle[handed:]
         if room <= 0 or self._buffer:
+            if room <= 0:  # nothing may be claimed now (max_jobs): no look due before a poll
+                self._look_at = max(self._look_at, time.monotonic() + self.look_seconds)
             return handed
+        # Limited jobs first while they keep coming, or when plain ones took every slot the
+        # last time a look was due: a plain backlog never starves them.
+        first = bool(idle) and (self._limited_found or self._limited_starved)
+        if first:
+            limited = self._claim_limited(idle)
+            handed += limited
+            idle, room = idle[limited:], room - limited
+            if room <= 0:
+                return handed
         claimed = engine.claim(
             worker_id=self.worker_id,
             limit=room,
@@ -67,7 +103,43 @@ class Feed:
         started = [job for job in claimed if job.started_at is not None]
         self._buffer.extend(claimed[len(started) :])
         self._hand(idle, started)
+        idle = idle[len(started) :]
+        # After the plain claim, so that a plain job's pickup never waits for this one.
+        if not first and self._limited_due(found_nothing=not claimed):
+            if idle:
+                handed += self._claim_limited(idle)
+            else:
+                self._limited_starved = True
         return handed + len(claimed)
+
+    def _limited_due(self, *, found_nothing: bool) -> bool:
+        # Due by the clock, when one of this worker's limited jobs has ended (its slot may take
+        # the next of its key), or when the plain claim found nothing: a NOTIFY may have been
+        # for a limited job, and burst mode must look before it exits.
+        if found_nothing or time.monotonic() >= self._look_at:
+            return True
+        if self._limited and not all(self.held.holds(job) for job in self._limited):
+            self._limited = [job for job in self._limited if self.held.holds(job)]
+            return True
+        return False
+
+    def _claim_limited(self, idle: list[Slot]) -> int:
+        result = engine.claim_limited(
+            worker_id=self.worker_id,
+            limit=len(idle),
+            lease_seconds=self.lease_seconds,
+            queues=self.queues,
+        )
+        jobs = result.jobs
+        self._limited_found, self._limited_starved = bool(jobs), False
+        wait = self.look_seconds if result.wait_seconds is None else result.wait_seconds
+        self._look_at = time.monotonic() + min(self.look_seconds, wait)
+        if jobs:
+            self.observers.claimed(len(jobs))
+            self.held.add(jobs)
+            self._limited = [job for job in self._limited if self.held.holds(job)] + jobs
+            self._hand(idle, jobs)
+        return len(jobs)
 
     def _start_buffered(self, idle: list[Slot]) -> int:
         count = min(len(idle), len(self._buffer))

@@ -124,6 +124,7 @@ class Worker:
             lease_seconds=self.lease_seconds,
             queues=self.queues,
             observers=self.observers,
+            look_seconds=self.poll_interval_seconds,
         )
         self.health = Health()
         self.recorder = Recorder(self.held, self.health, self._giving_up, self.observers)
@@ -297,10 +298,14 @@ class Worker:
         return True
 
     def _idle_seconds(self) -> float:
+        # A full rate window that opens again before the next poll wakes the worker then.
+        wait = self.poll_interval_seconds
+        if self.pool.idle():  # with no idle slot, one freeing up wakes the loop
+            wait = min(wait, self.feed.next_look_in())
         deadline = self.timeouts.next_deadline()
         if deadline is None:
-            return self.poll_interval_seconds
-        return max(0.0, min(self.poll_interval_seconds, deadline - time.monotonic()))
+            return wait
+        return max(0.0, min(wait, deadline - time.monotonic()))
 
     def _should_recycle(self) -> bool:
         if self.timeouts.stuck() >= self.concurrency:

@@ -32,6 +32,8 @@ UNCOVERED = {
     "howto/deploying-workers.md": 0,
     "howto/django-tasks.md": 0,
     "howto/recurring-jobs.md": 0,
+    "howto/concurrency-limits.md": 0,
+    "howto/rate-limits.md": 0,
     "howto/status-and-progress.md": 0,
     "howto/snooze-update-unique.md": 0,
     "howto/workflows.md": 0,

@@ -11,10 +11,10 @@ STEP is ``replay`` (ids of dead jobs), ``cancel`` or ``run_now`` (ids of jobs), 
 ``claim`` (a worker's claim of up to as many jobs as ids given: the value is each claimed job's
 ``[id, priority]`` as the claim saw it), ``update`` (``update_queued(ids, priority=7)``: the
 count), ``unique`` (enqueue ``tests.tasks.sync_account(42)``, unique for an hour: the job id) and
-``debounce`` (enqueue ``tests.tasks.reindex([pid])``, debounced: the job id).
-``lead`` (take the pruner role as ``racer-<pid>``: the value is whether it was taken), or
+``debounce`` (enqueue ``tests.tasks.reindex([pid])``, debounced: the job id),
 ``complete_member`` (ids of running workflow members, completed under their current lease;
-always the engine's).
+always the engine's) or ``claim_limited`` (``engine.claim_limited`` of up to 50 jobs: the value
+is the ids claimed).
 API is ``engine`` (``from django_jobs import engine``) or ``today`` (the functions before it:
 ``django_jobs.deadletter.replay``, ``django_jobs.control.cancel``/``run_now``,
 ``django_jobs.worker.lease.rescue``).
@@ -56,6 +56,7 @@ def _step(name: str, api: str) -> Callable[[list[int]], Any]:
         "unique": lambda ids: _tasks().sync_account.enqueue(42).id,
         "debounce": lambda ids: _tasks().reindex.enqueue([_pid()]).id,
         "complete_member": lambda ids: _complete_members(ids),
+        "claim_limited": lambda ids: _claim_limited(),
     }
     return steps[name]
 
@@ -93,6 +94,14 @@ def _complete_members(ids: list[int]) -> list[str]:
         engine.complete_member(job, job.id, str(job.id)).value
         for job in Job.objects.filter(id__in=ids).order_by("id")
     ]
+
+
+def _claim_limited() -> list[int]:
+
+    from django_jobs import engine
+
+    claimed = engine.claim_limited(worker_id=f"racer-{os.getpid()}", limit=50, lease_seconds=60)
+    return [job.id for job in claimed.jobs]
 
 
 def _lead() -> bool:

@@ -7,7 +7,11 @@ from pathlib import Path
 from django_jobs import engine
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "explanation" / "job-lifecycle.md"
-VALUES = {"Completion", "RescueReport"}  # data the transitions take or return, not transitions
+VALUES = {
+    "Completion",
+    "LimitedClaim",
+    "RescueReport",
+}  # data the transitions take or return, not transitions
 
 
 def _section(title: str) -> str:
