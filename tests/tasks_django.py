@@ -93,6 +93,10 @@ if PER_TASK_OPTIONS:
     def fails_twice(message: str) -> None:
         raise KeyError(message)
 
+    @task(concurrency_limit=1)
+    def one_at_a_time(n: int) -> int:
+        return n
+
 
 @task
 def snoozes_once(key: str) -> str:
@@ -103,7 +107,3 @@ def snoozes_once(key: str) -> str:
         Execution.objects.create(key=key, worker_pid=os.getpid())
         raise Snooze(3600)
     return key
-
-    @task(concurrency_limit=1)
-    def one_at_a_time(n: int) -> int:
-        return n
