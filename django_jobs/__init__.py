@@ -1,7 +1,8 @@
 """django-jobs: durable background jobs for Django, stored in PostgreSQL through the ORM.
 
 The public API: ``job`` (decorator), ``enqueue``/``aenqueue``, ``Task``, ``JobContext``,
-``get_status``, ``pause_queue``/``resume_queue``/``paused_queues`` and the exceptions. Importing
+``get_status``, ``pause_queue``/``resume_queue``/``paused_queues``, ``cancel_requested``/
+``check_cancelled`` (inside a running job) and the exceptions. Importing
 the package reads no settings and touches no models.
 """
 
@@ -14,6 +15,7 @@ from .exceptions import (
     DjangoJobsError,
     InvalidJobOptionsError,
     InvalidTaskError,
+    JobCancelled,
     JobNotFoundError,
     JobTimeoutError,
     PermanentError,
@@ -25,6 +27,7 @@ from .exceptions import (
 from .task import Task, aenqueue, enqueue, enqueue_many, job
 
 if TYPE_CHECKING:
+    from .cancellation import cancel_requested, check_cancelled
     from .context import JobContext
     from .pause import pause_queue, paused_queues, resume_queue
     from .status import get_status
@@ -36,6 +39,7 @@ __all__ = [
     "DjangoJobsError",
     "InvalidJobOptionsError",
     "InvalidTaskError",
+    "JobCancelled",
     "JobContext",
     "JobNotFoundError",
     "JobTimeoutError",
@@ -47,6 +51,8 @@ __all__ = [
     "WorkerLostError",
     "__version__",
     "aenqueue",
+    "cancel_requested",
+    "check_cancelled",
     "enqueue",
     "enqueue_many",
     "get_status",
@@ -58,6 +64,8 @@ __all__ = [
 
 _LAZY = {
     "JobContext": "context",
+    "cancel_requested": "cancellation",
+    "check_cancelled": "cancellation",
     "get_status": "status",
     "pause_queue": "pause",
     "paused_queues": "pause",

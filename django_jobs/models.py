@@ -1,7 +1,8 @@
 """Job, DeadJob, ScheduleRun and PausedQueue: the tables django-jobs keeps.
 
 A ``Job`` row is one persisted run of a task. It is ``queued`` until a worker claims it, ``running``
-while a worker holds its lease, then ``done``; or it is ``cancelled`` before it ran. A job that used
+while a worker holds its lease, then ``done``; or it is ``cancelled``: before it ran, or by its task
+stopping at a cancel request. A job that used
 its last attempt (or raised ``PermanentError``) leaves this table: it becomes a ``DeadJob`` row that
 keeps its original id in ``job_id``. Only the functions of ``django_jobs.engine`` change
 ``status``, the lease fields or ``DeadJob`` rows. A ``PausedQueue`` row keeps workers from claiming
@@ -92,6 +93,9 @@ class Job(models.Model):
     result = models.JSONField(null=True, blank=True)
     progress_percent = models.FloatField(null=True, blank=True)
     progress_message = models.CharField(max_length=255, blank=True, default="")
+    # When cancel was asked for: a queued job is cancelled at once; a running one is asked to
+    # stop and ends cancelled when its task stops (django_jobs.cancellation).
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -134,7 +138,7 @@ class Job(models.Model):
             ),
         ]
         permissions = [
-            ("cancel_job", "Can cancel queued jobs"),
+            ("cancel_job", "Can cancel jobs"),
             ("run_now_job", "Can make queued jobs run now"),
         ]
 

@@ -33,7 +33,16 @@ class Failed:
     duration_seconds: float
 
 
-Outcome = Succeeded | Failed
+@dataclasses.dataclass(frozen=True, slots=True)
+class Cancelled:
+    """The task stopped at a cancel request: it raised ``JobCancelled``, or any ``error`` once
+    the worker knew a cancel was requested (``error`` is then what it raised)."""
+
+    error: BaseException
+    duration_seconds: float
+
+
+Outcome = Succeeded | Failed | Cancelled
 
 
 class Recorded(enum.Enum):
@@ -43,13 +52,15 @@ class Recorded(enum.Enum):
     RETRIED = "retried"  # queued again for its next attempt
     DEAD = "dead-lettered"
     RELEASED = "released"  # given back unstarted, no attempt charged
+    CANCELLED = "cancelled"  # stopped at a cancel request: no retry, no dead letter
     LOST = "lost"  # the lease was no longer held: nothing was written
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FailRecord:
     """What ``engine.fail`` did: ``recorded`` is RETRIED (with ``run_at``), DEAD (with
-    ``dead_job``) or LOST; ``failure`` is what was (or would have been) recorded."""
+    ``dead_job``), CANCELLED (a cancel had been requested) or LOST; ``failure`` is what was (or
+    would have been) recorded."""
 
     recorded: Recorded
     failure: Failure

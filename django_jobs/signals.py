@@ -5,6 +5,9 @@
 - ``job_succeeded(sender=Job, job, result, duration_seconds)``: after the job is marked done.
 - ``job_failed(sender=Job, job, error, will_retry, duration_seconds)``: once recorded.
 - ``job_dead_lettered(sender=Job, job, dead_job)``: after the job moved to ``DeadJob``.
+- ``job_cancelled(sender=Job, job, error, duration_seconds)``: after a running job that was asked
+  to stop (or raised ``JobCancelled``) is marked cancelled; ``error`` is what its task raised.
+  Not sent for queued jobs, which ``cancel`` ends at once.
 """
 
 import logging
@@ -19,6 +22,7 @@ job_started = Signal()
 job_succeeded = Signal()
 job_failed = Signal()
 job_dead_lettered = Signal()
+job_cancelled = Signal()
 
 
 def send_from_worker(signal: Signal, **kwargs: Any) -> None:

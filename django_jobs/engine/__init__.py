@@ -13,10 +13,13 @@ claim                queued -> running         ready, SKIP LOCKED; new lease tok
 start                running (attempt +1)      lease token, ``started_at IS NULL``
 heartbeat            running (lease renewed)   lease token
 complete             running -> done           lease token
-fail                 running -> queued | dead  lease token (rescue: and lease expired)
+fail                 running -> queued | dead  lease token, no cancel request (rescue: and
+                                               lease expired); asked: ``acknowledge_cancel``
 release              running -> queued         lease token, ``started_at IS NULL`` (no attempt used)
 rescue               running -> queued | dead  expired lease, SKIP LOCKED; ``release`` or ``fail``
-cancel               queued -> cancelled       ``status = 'queued'``
+cancel               queued -> cancelled       ``status = 'queued'``; also claimed, unstarted
+                     running (cancel asked)    ``status = 'running'``, started, not yet asked
+acknowledge_cancel   running -> cancelled      lease token; a request (or ``JobCancelled``)
 run_now              queued (run_at = now)     ``status = 'queued'``
 set_progress         running (progress)        lease token
 replay               dead -> queued (new job)  the dead row's lock, ``replayed_job_id IS NULL``
@@ -29,9 +32,10 @@ prune_schedule_runs  ledger row -> (gone)      ``created_at``, a newer row of it
 # Eager on purpose: each ``from .x import x`` rebinds the package attribute from the submodule
 # to the function. Modules that must import without the app registry (``enqueue``) import the
 # engine inside their functions.
+from .cancel import CancelReport, acknowledge_cancel, cancel
 from .claim import claim, start
 from .complete import Completion, complete, complete_many
-from .control import cancel, run_now, set_progress
+from .control import run_now, set_progress
 from .fail import dead_letter, fail
 from .insert import insert_call, insert_job, insert_jobs
 from .lease import RescueReport, heartbeat, release, rescue
@@ -39,8 +43,10 @@ from .prune import prune, prune_dead_jobs, prune_schedule_runs
 from .replay import replay
 
 __all__ = [
+    "CancelReport",
     "Completion",
     "RescueReport",
+    "acknowledge_cancel",
     "cancel",
     "claim",
     "complete",

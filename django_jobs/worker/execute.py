@@ -15,14 +15,17 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.db import connection
 
-from .. import db, registry, validation
-from ..exceptions import OpenTransactionError, SerializationError
+from .. import cancellation, db, registry, validation
+from ..exceptions import JobCancelled, OpenTransactionError, SerializationError
 from ..models import Job
-from ..outcome import Failed, Outcome, Succeeded
+from ..outcome import Cancelled, Failed, Outcome, Succeeded
 
 
 def execute(job: Job) -> Outcome:
-    """Run ``job``'s task with its arguments; return ``Succeeded`` or ``Failed``. Never raises.
+    """Run ``job``'s task with its arguments; return ``Succeeded``, ``Failed`` or ``Cancelled``.
+
+    Never raises. ``Cancelled`` when the task raised ``JobCancelled``, or raised anything once
+    the worker knew of a cancel request; a task that returns normally after one succeeded.
 
     A task path that names no registered task fails with ``UnknownTaskError`` without anything
     being imported or called. A task that returns with a transaction still open has it rolled
@@ -45,17 +48,23 @@ def execute(job: Job) -> Outcome:
             "Leave every atomic() block (use it as a context manager) and keep autocommit on."
         )
         leaked.__cause__ = error
-        return Failed(leaked, duration)
+        return _failed(job, leaked, duration)
     if connection.errors_occurred:
         # The task met a database error: check the connection now, not on the outcome write.
         db.drop_unusable_connection()
     if error is not None:
-        return Failed(error, duration)
+        return _failed(job, error, duration)
     try:
         result_json = encode_result(job, result)
     except SerializationError as exc:
         return Failed(exc, duration)
     return Succeeded(result, result_json, duration)
+
+
+def _failed(job: Job, error: BaseException, duration: float) -> Failed | Cancelled:
+    if isinstance(error, JobCancelled) or cancellation.is_requested(job):
+        return Cancelled(error, duration)
+    return Failed(error, duration)
 
 
 def _call(job: Job) -> Any:
@@ -66,7 +75,11 @@ def _call(job: Job) -> Any:
         # async_to_sync, not asyncio.run: the coroutine's sync_to_async calls (the async ORM)
         # then run in this thread, on its connection, instead of on a shared thread whose
         # connection nothing ever closes. Django's Task.call runs coroutines the same way.
-        result = async_to_sync(_await)(result)
+        token = cancellation.async_job.set(job)  # coroutines run on another thread
+        try:
+            result = async_to_sync(_await)(result)
+        finally:
+            cancellation.async_job.reset(token)
     return result
 
 

@@ -49,9 +49,13 @@ def summary(counts: collections.Counter[str], seconds: float) -> str:
 
     >>> summary(collections.Counter(done=1200, retry=3), 10.02)
     '1200 done, 3 retried, 0 dead-lettered, 0 lost in the last 10.0s (120/s)'
+    >>> summary(collections.Counter(done=5, cancelled=2), 10.0)
+    '5 done, 0 retried, 0 dead-lettered, 2 cancelled, 0 lost in the last 10.0s (1/s)'
     """
     total = sum(counts.values())
+    cancelled = f"{counts['cancelled']} cancelled, " if counts["cancelled"] else ""
     return (
         f"{counts['done']} done, {counts['retry']} retried, {counts['dead']} dead-lettered, "
-        f"{counts['lost']} lost in the last {seconds:.1f}s ({total / max(seconds, 1e-9):.0f}/s)"
+        f"{cancelled}{counts['lost']} lost in the last {seconds:.1f}s "
+        f"({total / max(seconds, 1e-9):.0f}/s)"
     )
