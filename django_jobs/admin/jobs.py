@@ -274,9 +274,7 @@ class JobAdmin(ReadOnlyAdmin):
         queued = obj is not None and obj.status == JobStatus.QUEUED
         waiting = queued and obj is not None and obj.run_at > timezone.now()
         unasked = (
-            obj is not None
-            and obj.status == JobStatus.RUNNING
-            and obj.cancel_requested_at is None
+            obj is not None and obj.status == JobStatus.RUNNING and obj.cancel_requested_at is None
         )
         context["can_cancel"] = (queued or unasked) and self.has_cancel_permission(request)
         context["can_run_now"] = waiting and self.has_run_now_permission(request)

@@ -73,7 +73,8 @@ def run(opts: dict[str, Any], out: Output) -> int:
         out.json(outcomes)
     else:
         for outcome in outcomes:
-            out.line(f"job {outcome['id']}: {_text(outcome)}", style=None if _ok(outcome) else "red")
+            style = None if _ok(outcome) else "red"
+            out.line(f"job {outcome['id']}: {_text(outcome)}", style=style)
         cancelled = sum(outcome["cancelled"] for outcome in outcomes)
         requested = sum(outcome["requested"] for outcome in outcomes)
         out.line(f"{cancelled} cancelled at once (queued), {requested} asked to stop (running)")
