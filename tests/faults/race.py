@@ -40,7 +40,7 @@ def _step(name: str, api: str) -> Callable[[list[int]], Any]:
         from django_jobs.worker.lease import rescue
     steps: dict[str, Callable[[list[int]], Any]] = {
         "replay": lambda ids: _ids(replay(DeadJob.objects.filter(id__in=ids))),
-        "cancel": lambda ids: cancel(ids),
+        "cancel": lambda ids: _describe_cancel(cancel(ids)),
         "run_now": lambda ids: run_now(ids),
         "rescue": lambda ids: _describe_rescue(rescue()),
         "lead": lambda ids: _lead(),
@@ -62,6 +62,13 @@ def _ids(jobs: Any) -> Any:
         return [job.id for job in jobs]
     except (TypeError, AttributeError):
         return repr(jobs)
+
+
+def _describe_cancel(report: Any) -> Any:
+    # engine.cancel returns a CancelReport; the functions before it returned a count.
+    if hasattr(report, "cancelled"):
+        return {"cancelled": report.cancelled, "requested": report.requested}
+    return {"cancelled": [None] * report, "requested": []}
 
 
 def _describe_rescue(report: Any) -> Any:
