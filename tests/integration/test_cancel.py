@@ -175,16 +175,28 @@ def test_an_async_task_hears_the_request_through_cancel_requested(worker):
 
 
 def test_a_django_tasks_task_stops_at_the_request_with_check_cancelled(worker):
+    from django_jobs.backends.compat import task_finished
     from tests import cancel_tasks_django
 
-    worker()
-    result = cancel_tasks_django.polls.enqueue()
-    job_id = int(result.id)
-    wait_started(job_id)
-    cancel([job_id])
-    wait_status(job_id, JobStatus.CANCELLED)
-    result.refresh()
-    assert result.status == "FAILED"  # django.tasks has no cancelled status
+    finished: list[Any] = []
+
+    def on_finished(sender: Any, task_result: Any, **kwargs: Any) -> None:
+        finished.append(task_result)
+
+    task_finished.connect(on_finished, weak=False)
+    try:
+        worker()
+        result = cancel_tasks_django.polls.enqueue()
+        job_id = int(result.id)
+        wait_started(job_id)
+        cancel([job_id])
+        wait_status(job_id, JobStatus.CANCELLED)
+        result.refresh()
+        assert result.status == "FAILED"  # django.tasks has no cancelled status
+        wait_for(lambda: finished, what="task_finished")
+        assert [(r.id, r.status) for r in finished] == [(result.id, "FAILED")]
+    finally:
+        task_finished.disconnect(on_finished)
 
 
 def test_outside_a_job_nothing_is_requested():
