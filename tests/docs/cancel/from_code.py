@@ -1,6 +1,6 @@
-from django_jobs import engine, get_status
-
 from shop.jobs import export_orders
+
+from django_jobs import engine, get_status
 
 job = export_orders.enqueue(list(range(10_000)))
 # ... later, once a worker has started it:
