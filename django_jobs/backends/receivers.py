@@ -3,8 +3,9 @@
 Connected by ``DjangoJobsConfig.ready()``, so a worker sends them from its first job on. The
 worker's own signals drive them: ``job_started`` gives ``task_started`` (RUNNING);
 ``job_succeeded`` (SUCCESSFUL), ``job_dead_lettered`` (FAILED, after the last attempt) and
-``job_cancelled`` (FAILED: Django's API has no cancelled status) give ``task_finished``. A failed attempt that will be retried finishes nothing: the result is READY
-again. ``sender`` is the backend class and ``task_result`` the result, as Django documents.
+``job_cancelled`` (FAILED: Django's API has no cancelled status) give ``task_finished``. A
+failed attempt that will be retried finishes nothing: the result is READY again. ``sender`` is
+the backend class and ``task_result`` the result, as Django documents.
 
 Importing this module needs no ``django.tasks``: jobs of plain functions and ``@job`` tasks
 return early, before anything of it is imported.
