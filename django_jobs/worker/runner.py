@@ -21,7 +21,7 @@ from ..conf import jobs_settings
 from ..engine import RescueReport
 from ..exceptions import WorkerLostError
 from ..models import Job
-from ..outcome import Cancelled, Failed
+from ..outcome import Failed, Succeeded
 from . import listen, shutdown
 from .completer import Completer
 from .execute import execute
@@ -275,12 +275,12 @@ class Worker:
         )
         if not slot.claim_outcome():
             return  # abandoned (timeout, shutdown): its outcome was recorded by whoever took it
-        if isinstance(outcome, Failed):
-            self.recorder.fail(job, outcome.error, outcome.duration_seconds)
-        elif isinstance(outcome, Cancelled):
-            self.recorder.cancelled(job, outcome)
-        else:
+        if isinstance(outcome, Succeeded):  # first: a success pays one check, as before
             self.completer.submit(job, outcome)
+        elif isinstance(outcome, Failed):
+            self.recorder.fail(job, outcome.error, outcome.duration_seconds)
+        else:
+            self.recorder.cancelled(job, outcome)
 
     def _log_summary(self) -> None:
         counts, seconds = self.tally.take()
