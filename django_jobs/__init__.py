@@ -2,8 +2,9 @@
 
 The public API: ``job`` (decorator), ``enqueue``/``aenqueue``, ``Task``, ``JobContext``,
 ``get_status``, ``chain``/``group``/``call``/``get_workflow_status``,
-``pause_queue``/``resume_queue``/``paused_queues``, ``update_queued``, ``Snooze`` and the
-exceptions. Importing the package reads no settings and touches no models.
+``pause_queue``/``resume_queue``/``paused_queues``, ``update_queued``, ``Snooze``,
+``cancel_requested``/``check_cancelled`` (inside a running job) and the exceptions. Importing
+the package reads no settings and touches no models.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .exceptions import (
     DjangoJobsError,
     InvalidJobOptionsError,
     InvalidTaskError,
+    JobCancelled,
     JobNotFoundError,
     JobTimeoutError,
     PermanentError,
@@ -29,6 +31,7 @@ from .task import Task, aenqueue, enqueue, enqueue_many, job
 from .workflows import Call, call, chain, group
 
 if TYPE_CHECKING:
+    from .cancellation import cancel_requested, check_cancelled
     from .context import JobContext
     from .pause import pause_queue, paused_queues, resume_queue
     from .status import get_status, get_workflow_status
@@ -42,6 +45,7 @@ __all__ = [
     "DjangoJobsError",
     "InvalidJobOptionsError",
     "InvalidTaskError",
+    "JobCancelled",
     "JobContext",
     "JobNotFoundError",
     "JobTimeoutError",
@@ -56,7 +60,9 @@ __all__ = [
     "__version__",
     "aenqueue",
     "call",
+    "cancel_requested",
     "chain",
+    "check_cancelled",
     "enqueue",
     "enqueue_many",
     "get_status",
@@ -71,6 +77,8 @@ __all__ = [
 
 _LAZY = {
     "JobContext": "context",
+    "cancel_requested": "cancellation",
+    "check_cancelled": "cancellation",
     "get_status": "status",
     "get_workflow_status": "status",
     "pause_queue": "pause",

@@ -63,3 +63,11 @@ class WorkerStoppedError(DjangoJobsError):
 
 class ResultStorageError(DjangoJobsError):
     """Recorded when the database refused to store a job's outcome (the error says why)."""
+
+
+class JobCancelled(DjangoJobsError):
+    """Raised by task code to stop its job as cancelled: no retry, no dead letter.
+
+    ``JobContext.check_cancelled()`` and ``django_jobs.check_cancelled()`` raise it once a cancel
+    was requested; a task may also raise it of its own accord.
+    """

@@ -21,6 +21,8 @@ from .conf import jobs_settings
 
 #: The channel the job table's trigger notifies (migration 0003_notify_trigger).
 CHANNEL = "django_jobs"
+#: The channel ``engine.cancel`` notifies with the id of a worker whose job it asked to stop.
+CANCEL_CHANNEL = "django_jobs_cancel"
 
 
 def listen_url() -> str | None:

@@ -1,7 +1,8 @@
 """Job, DeadJob, Workflow, ScheduleRun, PausedQueue and RateWindow: the tables django-jobs keeps.
 
 A ``Job`` row is one persisted run of a task. It is ``queued`` until a worker claims it, ``running``
-while a worker holds its lease, then ``done``; or it is ``cancelled`` before it ran. A job that used
+while a worker holds its lease, then ``done``; or it is ``cancelled``: before it ran, or by its task
+stopping at a cancel request. A job that used
 its last attempt (or raised ``PermanentError``) leaves this table: it becomes a ``DeadJob`` row that
 keeps its original id in ``job_id``. Only the functions of ``django_jobs.engine`` change
 ``status``, the lease fields or ``DeadJob`` rows. A ``PausedQueue`` row keeps workers from claiming
@@ -123,6 +124,9 @@ class Job(models.Model):
         related_name="jobs",
     )
     workflow_position = models.PositiveIntegerField(null=True, blank=True)
+    # When cancel was asked for: a queued job is cancelled at once; a running one is asked to
+    # stop and ends cancelled when its task stops (django_jobs.cancellation).
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -203,7 +207,7 @@ class Job(models.Model):
             ),
         ]
         permissions = [
-            ("cancel_job", "Can cancel queued jobs"),
+            ("cancel_job", "Can cancel jobs"),
             ("run_now_job", "Can make queued jobs run now"),
             ("update_queued_job", "Can change run_at, priority and queue of queued jobs"),
         ]

@@ -41,7 +41,16 @@ class Snoozed:
     duration_seconds: float
 
 
-Outcome = Succeeded | Failed | Snoozed
+@dataclasses.dataclass(frozen=True, slots=True)
+class Cancelled:
+    """The task stopped at a cancel request: it raised ``JobCancelled``, or any ``error`` once
+    the worker knew a cancel was requested (``error`` is then what it raised)."""
+
+    error: BaseException
+    duration_seconds: float
+
+
+Outcome = Succeeded | Failed | Snoozed | Cancelled
 
 
 class Recorded(enum.Enum):
@@ -52,13 +61,15 @@ class Recorded(enum.Enum):
     DEAD = "dead-lettered"
     SNOOZED = "snoozed"  # queued again later, its attempt given back
     RELEASED = "released"  # given back unstarted, no attempt charged
+    CANCELLED = "cancelled"  # stopped at a cancel request: no retry, no dead letter
     LOST = "lost"  # the lease was no longer held: nothing was written
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FailRecord:
     """What ``engine.fail`` did: ``recorded`` is RETRIED (with ``run_at``), DEAD (with
-    ``dead_job``) or LOST; ``failure`` is what was (or would have been) recorded."""
+    ``dead_job``), CANCELLED (a cancel had been requested) or LOST; ``failure`` is what was (or
+    would have been) recorded."""
 
     recorded: Recorded
     failure: Failure
@@ -68,7 +79,8 @@ class FailRecord:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SnoozeRecord:
-    """What ``engine.snooze`` wrote: SNOOZED (with the new ``run_at``) or LOST; past the snooze
+    """What ``engine.snooze`` wrote: SNOOZED (with the new ``run_at``), CANCELLED (a cancel had
+    been requested: the request wins over the snooze) or LOST; past the snooze
     limit, ``failed`` is what ``engine.fail`` wrote for ``error`` (a ``SnoozeLimitError``)."""
 
     recorded: Recorded

@@ -7,6 +7,9 @@
 - ``job_dead_lettered(sender=Job, job, dead_job)``: after the job moved to ``DeadJob``.
 - ``job_snoozed(sender=Job, job, seconds, run_at, duration_seconds)``: after the job was queued
   again for ``run_at`` (its attempt given back).
+- ``job_cancelled(sender=Job, job, error, duration_seconds)``: after a running job that was asked
+  to stop (or raised ``JobCancelled``) is marked cancelled; ``error`` is what its task raised.
+  Not sent for queued jobs, which ``cancel`` ends at once.
 """
 
 import logging
@@ -22,6 +25,7 @@ job_succeeded = Signal()
 job_failed = Signal()
 job_dead_lettered = Signal()
 job_snoozed = Signal()
+job_cancelled = Signal()
 
 
 def send_from_worker(signal: Signal, **kwargs: Any) -> None:

@@ -15,7 +15,9 @@ from .models import LIVE_STATUSES, DeadJob, Job, JobStatus, Workflow
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class JobStatusReport:
-    """A job's state for people: ``state`` is queued, running, done, failed or cancelled.
+    """A job's state for people: ``state`` is queued, running, cancelling, done, failed or
+    cancelled. ``cancelling`` is a running job asked to stop (``cancel_requested_at``, the time
+    of the request): it ends cancelled when its task stops, or done if the task ignores it.
 
     ``progress_percent`` is 0..100 or None; ``error`` is a one-line summary for failed jobs (and,
     naming the last failed attempt, for queued or running jobs on a retry); ``result`` is the
@@ -38,6 +40,7 @@ class JobStatusReport:
     started_at: datetime | None
     finished_at: datetime | None
     replayed_job_id: int | None = None
+    cancel_requested_at: datetime | None = None
 
     @property
     def finished(self) -> bool:
@@ -48,7 +51,7 @@ class JobStatusReport:
         """Return a JSON-ready dict (datetimes as ISO 8601 strings)."""
         data = dataclasses.asdict(self)
         data["finished"] = self.finished
-        for key in ("enqueued_at", "run_at", "started_at", "finished_at"):
+        for key in ("enqueued_at", "run_at", "started_at", "finished_at", "cancel_requested_at"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()
         return data
@@ -68,10 +71,11 @@ def get_status(job_id: int) -> JobStatusReport:
     job = Job.objects.filter(id=job_id).defer("args", "kwargs").first()
     if job is not None:
         last = job.last_error
+        cancelling = job.status == JobStatus.RUNNING and job.cancel_requested_at is not None
         return JobStatusReport(
             job_id=job.id,
             task_path=job.task_path,
-            state=str(job.status),
+            state="cancelling" if cancelling else str(job.status),
             attempts=job.attempts,
             max_attempts=job.max_attempts,
             progress_percent=job.progress_percent,
@@ -84,6 +88,7 @@ def get_status(job_id: int) -> JobStatusReport:
             run_at=job.run_at if job.status == JobStatus.QUEUED else None,
             started_at=job.started_at,
             finished_at=job.finished_at,
+            cancel_requested_at=job.cancel_requested_at,
         )
     dead = (
         DeadJob.objects.filter(job_id=job_id).defer("args", "kwargs", "errors", "traceback").first()

@@ -20,9 +20,9 @@ from . import registry
 from .enqueue import enqueue_calls, enqueue_job
 from .exceptions import InvalidJobOptionsError, InvalidTaskError, UnknownTaskError
 from .validation import (
-    check_debounce_seconds,
     check_concurrency_key,
     check_concurrency_limit,
+    check_debounce_seconds,
     check_idempotency_key,
     check_max_attempts,
     check_priority,

@@ -113,6 +113,8 @@ class JobAdmin(ReadOnlyAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_display(self, job: Job) -> str:
+        if job.status == JobStatus.RUNNING and job.cancel_requested_at is not None:
+            return "running (asked to stop)"
         if job.status == JobStatus.QUEUED and job.run_at > timezone.now():
             waiting = "retry" if job.attempts else "snoozed" if job.snoozes else "scheduled"
             left = short_duration((job.run_at - timezone.now()).total_seconds())
@@ -170,16 +172,22 @@ class JobAdmin(ReadOnlyAdmin):
         return update_selected(self, request, queryset)
 
     @admin.action(description="Cancel selected queued jobs", permissions=["cancel"])
+    @admin.action(description="Cancel selected jobs", permissions=["cancel"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         selected = queryset.count()
-        cancelled = engine.cancel(queryset)
-        if cancelled == selected:
-            self.message_user(request, f"Cancelled {cancelled} job(s); they will not run.")
+        report = engine.cancel(queryset)
+        text = (
+            f"Cancelled {len(report.cancelled)} queued job(s) at once; they will not run. "
+            f"Asked {len(report.requested)} running job(s) to stop; each ends cancelled when "
+            "its task stops."
+        )
+        if len(report) == selected:
+            self.message_user(request, text)
             return
         self.message_user(
             request,
-            f"{cancelled} of {selected} selected job(s) were queued and were cancelled; the "
-            "others had already started, finished or been cancelled.",
+            f"{text} The other {selected - len(report)} of {selected} selected job(s) had "
+            "finished, been cancelled or been asked to stop already.",
             messages.WARNING,
         )
 
@@ -230,13 +238,23 @@ class JobAdmin(ReadOnlyAdmin):
         return charts_view(self, request)
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Cancel one job from its page (POST); needs ``django_jobs.cancel_job``."""
+        """Cancel one job from its page (POST): a queued one at once, a running one by asking
+        it to stop; needs ``django_jobs.cancel_job``."""
         job_id = self._job_id_for_action(request, object_id, self.has_cancel_permission)
-        if engine.cancel([job_id]):
+        report = engine.cancel([job_id])
+        if report.cancelled:
             self.message_user(request, f"Cancelled job {job_id}; it will not run.")
-        else:
+        elif report.requested:
             self.message_user(
-                request, f"Job {job_id} was not cancelled: {where_now(job_id)}.", messages.WARNING
+                request,
+                f"Asked running job {job_id} to stop; it ends cancelled when its task stops "
+                "(a task that ignores the request and returns ends done).",
+            )
+        else:
+            asked = Job.objects.filter(id=job_id, status=JobStatus.RUNNING).exists()
+            reason = "it is running and was asked to stop already" if asked else where_now(job_id)
+            self.message_user(
+                request, f"Job {job_id} was not cancelled: {reason}.", messages.WARNING
             )
         return HttpResponseRedirect(self._page_after_action(request, job_id))
 
@@ -282,6 +300,9 @@ class JobAdmin(ReadOnlyAdmin):
     ) -> HttpResponse:
         queued = obj is not None and obj.status == JobStatus.QUEUED
         waiting = queued and obj is not None and obj.run_at > timezone.now()
-        context["can_cancel"] = queued and self.has_cancel_permission(request)
+        unasked = (
+            obj is not None and obj.status == JobStatus.RUNNING and obj.cancel_requested_at is None
+        )
+        context["can_cancel"] = (queued or unasked) and self.has_cancel_permission(request)
         context["can_run_now"] = waiting and self.has_run_now_permission(request)
         return super().render_change_form(request, context, add, change, form_url, obj)

@@ -1,6 +1,7 @@
 """What an admin is told when an action found its rows changed: by a worker, or by another admin.
 
-Actions are guarded writes (``cancel`` and ``run_now`` touch only queued jobs, ``replay`` only
+Actions are guarded writes (``cancel`` touches only queued jobs and running ones not asked yet,
+``run_now`` only queued jobs, ``replay`` only
 dead jobs not replayed yet), so the one who comes second changes nothing. These messages then say
 what has become of the row instead, read from the database after the fact.
 """

@@ -2,9 +2,10 @@
 
 Connected by ``DjangoJobsConfig.ready()``, so a worker sends them from its first job on. The
 worker's own signals drive them: ``job_started`` gives ``task_started`` (RUNNING);
-``job_succeeded`` (SUCCESSFUL) and ``job_dead_lettered`` (FAILED, after the last attempt) give
-``task_finished``. A failed attempt that will be retried finishes nothing: the result is READY
-again. ``sender`` is the backend class and ``task_result`` the result, as Django documents.
+``job_succeeded`` (SUCCESSFUL), ``job_dead_lettered`` (FAILED, after the last attempt) and
+``job_cancelled`` (FAILED: Django's API has no cancelled status) give ``task_finished``. A
+failed attempt that will be retried finishes nothing: the result is READY again. ``sender`` is
+the backend class and ``task_result`` the result, as Django documents.
 
 Importing this module needs no ``django.tasks``: jobs of plain functions and ``@job`` tasks
 return early, before anything of it is imported.
@@ -20,7 +21,7 @@ from django.dispatch import receiver
 from .. import registry
 from ..exceptions import UnknownTaskError
 from ..models import DeadJob, Job
-from ..signals import job_dead_lettered, job_started, job_succeeded
+from ..signals import job_cancelled, job_dead_lettered, job_started, job_succeeded
 from .kind import is_django_task
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,13 @@ def send_task_finished(sender: Any, job: Job, **kwargs: Any) -> None:
 def send_task_failed(sender: Any, job: Job, dead_job: DeadJob, **kwargs: Any) -> None:
     """Send ``task_finished`` (FAILED) for ``job``, now ``dead_job``, if it runs a django task."""
     _send("task_finished", job, dead_job)
+
+
+@receiver(job_cancelled, sender=Job, dispatch_uid="django_jobs.backends.task_cancelled")
+def send_task_cancelled(sender: Any, job: Job, **kwargs: Any) -> None:
+    """Send ``task_finished`` (FAILED, no new error) for cancelled ``job`` if it runs a django
+    task."""
+    _send("task_finished", job)
 
 
 def _send(signal_name: str, job: Job, dead_job: DeadJob | None = None) -> None:

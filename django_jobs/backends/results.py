@@ -5,7 +5,8 @@ so the id a caller got from ``enqueue()`` finds the job whichever table it ended
 
 - queued: READY (never run, or waiting for its next attempt after a failure);
 - running: RUNNING; done: SUCCESSFUL;
-- dead-lettered (attempts used up, or ``PermanentError``), or cancelled before it ran: FAILED.
+- dead-lettered (attempts used up, or ``PermanentError``), or cancelled (before it ran, or
+  stopped at a cancel request): FAILED. ``django.tasks`` has no cancelled status.
 
 ``errors`` holds one ``TaskError`` per failed attempt, oldest first, and ``worker_ids`` one worker
 per attempt, so ``TaskResult.attempts`` is the number of attempts made.

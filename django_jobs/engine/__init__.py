@@ -24,12 +24,16 @@ complete_member      running -> done (+next)   lease token; the workflow row's l
                                                members, ``pending > 0``; inserts the step or
                                                callback made due in the same transaction
 insert_workflow      (new) -> queued           a new workflow row with its first jobs
-fail                 running -> queued | dead  lease token (rescue: and lease expired)
+fail                 running -> queued | dead  lease token, no cancel request (rescue: and
+                                               lease expired); asked: ``acknowledge_cancel``
 release              running -> queued         lease token, ``started_at IS NULL`` (no attempt used)
-snooze               running -> queued         lease token, ``snoozes < MAX_SNOOZES`` (attempt -1,
-                                               snoozes +1); past the limit: ``fail``
+snooze               running -> queued         lease token, ``snoozes < MAX_SNOOZES``, no cancel
+                                               request (attempt -1, snoozes +1); past the limit:
+                                               ``fail``; asked: ``acknowledge_cancel``
 rescue               running -> queued | dead  expired lease, SKIP LOCKED; ``release`` or ``fail``
-cancel               queued -> cancelled       ``status = 'queued'``
+cancel               queued -> cancelled       ``status = 'queued'``; also claimed, unstarted
+                     running (cancel asked)    ``status = 'running'``, started, not yet asked
+acknowledge_cancel   running -> cancelled      lease token; a request (or ``JobCancelled``)
 run_now              queued (run_at = now)     ``status = 'queued'``
 update_queued        queued (run_at, priority  ``status = 'queued'``
                      or queue changed)
@@ -45,9 +49,10 @@ prune_workflows      workflow -> (gone)        finished before the cut-off, or c
 # Eager on purpose: each ``from .x import x`` rebinds the package attribute from the submodule
 # to the function. Modules that must import without the app registry (``enqueue``) import the
 # engine inside their functions.
+from .cancel import CancelReport, acknowledge_cancel, cancel
 from .claim import claim, start
 from .complete import Completion, complete, complete_many
-from .control import cancel, run_now, set_progress, update_queued
+from .control import run_now, set_progress, update_queued
 from .fail import dead_letter, fail
 from .insert import insert_call, insert_job, insert_jobs
 from .lease import RescueReport, heartbeat, release, rescue
@@ -59,9 +64,11 @@ from .unique import debounce, insert_unique
 from .workflow import complete_member, insert_workflow, prune_workflows
 
 __all__ = [
+    "CancelReport",
     "Completion",
     "LimitedClaim",
     "RescueReport",
+    "acknowledge_cancel",
     "cancel",
     "claim",
     "claim_limited",

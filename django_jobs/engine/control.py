@@ -1,5 +1,5 @@
-"""Steer jobs from outside a worker: ``cancel``, ``run_now``, ``update_queued``; and
-``set_progress`` from inside.
+"""Steer jobs from outside a worker: ``run_now``, ``update_queued``; and ``set_progress`` from
+inside (``cancel`` has its own module).
 
 Each is one UPDATE guarded in its WHERE clause (``status = 'queued'``, or the running attempt's
 lease), so a job that changed state meanwhile is left alone: the guard, not a lock, decides who
@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from ..models import Job, JobStatus
 from . import sql
@@ -25,20 +24,6 @@ def _ids(jobs: QuerySet[Job] | Iterable[Job | int]) -> QuerySet[Job]:
         return Job.objects.filter(pk__in=jobs.values_list("pk", flat=True))
     ids = [job.pk if isinstance(job, Job) else int(job) for job in jobs]
     return Job.objects.filter(pk__in=ids)
-
-
-def cancel(jobs: QuerySet[Job] | Iterable[Job | int]) -> int:
-    """Cancel the queued jobs among ``jobs`` (a queryset, jobs or ids); return how many.
-
-    A cancelled job is never claimed: its status becomes ``cancelled`` and ``finished_at`` now.
-    Running, done and cancelled jobs are left as they are. Safe to repeat. Frees the job's
-    idempotency key, whose uniqueness only holds among queued and running jobs.
-    """
-    return (
-        _ids(jobs)
-        .filter(status=JobStatus.QUEUED)
-        .update(status=JobStatus.CANCELLED, finished_at=timezone.now())
-    )
 
 
 def run_now(jobs: QuerySet[Job] | Iterable[Job | int]) -> int:

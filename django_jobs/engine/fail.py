@@ -20,6 +20,7 @@ from ..models import DeadJob, Job, JobStatus
 from ..outcome import FailRecord, Recorded
 from ..retry import Backoff, next_run_at
 from . import sql
+from .cancel import acknowledge_cancel
 
 
 def backoff_for(job: Job) -> Backoff:
@@ -38,9 +39,11 @@ def fail(
     """Record that ``job``'s current attempt failed with ``error``: retry it or dead-letter it.
 
     Fenced by the job's lease token (and, with ``expired_before``, by its lease having expired
-    before ``now``: rescue's guard, so a late heartbeat wins). Returns what was written; LOST
-    means the lease was gone and nothing was. ``job`` is updated in memory. Database errors
-    propagate; the write is safe to repeat.
+    before ``now``: rescue's guard, so a late heartbeat wins). A job whose row carries a cancel
+    request ends ``cancelled`` instead (``acknowledge_cancel``, ``error`` in its errors): a
+    cancel wins over a retry whether the task raised, timed out, or its worker stopped or died.
+    Returns what was written; LOST means the lease was gone and nothing was. ``job`` is updated
+    in memory. Database errors propagate; the write is safe to repeat.
     """
     now = now or timezone.now()
     failure = Failure.from_exception(error, attempt=job.attempts, now=now, worker_id=job.worker_id)
@@ -52,13 +55,16 @@ def fail(
         backoff_figures=backoff_for(job),
     )
     guard: dict[str, Any] = {"lease_expires_at__lt": now} if expired_before else {}
+    # A job asked to stop is not retried or dead-lettered, however its attempt ended: the
+    # request's guard is in these writes, and only when they miss is the cancel looked for.
+    unasked = {**guard, "cancel_requested_at__isnull": True}
     if run_at is None:
-        dead = dead_letter(job, failure, guard)
+        dead = dead_letter(job, failure, unasked)
         if dead is None:
-            return FailRecord(Recorded.LOST, failure)
+            return _cancelled_or_lost(job, error, failure, now, guard)
         return FailRecord(Recorded.DEAD, failure, dead_job=dead)
     errors = [*job.errors, failure.as_dict()]
-    updated = sql.held(job.id, job.lease_token, **guard).update(
+    updated = sql.held(job.id, job.lease_token, **unasked).update(
         status=JobStatus.QUEUED,
         run_at=run_at,
         errors=errors,
@@ -67,9 +73,17 @@ def fail(
         lease_expires_at=None,
     )
     if not updated:
-        return FailRecord(Recorded.LOST, failure)
+        return _cancelled_or_lost(job, error, failure, now, guard)
     job.status, job.run_at, job.errors = JobStatus.QUEUED, run_at, errors
     return FailRecord(Recorded.RETRIED, failure, run_at=run_at)
+
+
+def _cancelled_or_lost(
+    job: Job, error: BaseException, failure: Failure, now: datetime, guard: dict[str, Any]
+) -> FailRecord:
+    # Off the common path: one more fenced statement only when the failure's write missed.
+    recorded = acknowledge_cancel(job, error, now=now, guard=guard)
+    return FailRecord(recorded, failure)
 
 
 def dead_letter(job: Job, failure: Failure, guard: dict[str, Any] | None = None) -> DeadJob | None:

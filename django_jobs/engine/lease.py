@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from ..db import TRANSIENT_ERRORS
 from ..exceptions import WorkerLostError
@@ -28,17 +29,19 @@ logger = logging.getLogger(__name__)
 
 def heartbeat(
     jobs: Sequence[Job], *, lease_seconds: float, now: datetime | None = None
-) -> set[int]:
+) -> dict[int, datetime | None]:
     """Extend the leases of running ``jobs`` to ``lease_seconds`` from now.
 
-    Returns the ids whose lease is still held; a missing id was rescued from this worker. One
+    Returns the ids whose lease is still held, each with its row's ``cancel_requested_at`` (None
+    unless a cancel was requested: so the worker learns of requests with no query of its own);
+    a missing id was rescued from this worker. One
     statement; if it fails for a reason other than a lost connection (a row the database
     refuses to update), each lease is renewed on its own and a refused one counts as not held
     this time, so one bad row cannot stop the renewal of the others. Transient errors propagate.
     """
     jobs = [job for job in jobs if job.lease_token is not None]
     if not jobs:
-        return set()
+        return {}
     expires_at = sql.prep(
         "lease_expires_at", (now or timezone.now()) + timedelta(seconds=lease_seconds)
     )
@@ -49,7 +52,7 @@ def heartbeat(
     except DatabaseError as exc:
         logger.warning("Renewing %d leases in one statement failed (%s); renewing each",
                        len(jobs), exc)  # fmt: skip
-    held: set[int] = set()
+    held: dict[int, datetime | None] = {}
     for job in jobs:
         try:
             held |= _renew([job], expires_at)
@@ -61,13 +64,24 @@ def heartbeat(
     return held
 
 
-def _renew(jobs: Sequence[Job], expires_at: object) -> set[int]:
+def _renew(jobs: Sequence[Job], expires_at: object) -> dict[int, datetime | None]:
     where, params = sql.fenced_where(jobs)
     rows = sql.execute_returning(
-        f"UPDATE {sql.table()} SET lease_expires_at = %s WHERE {where} RETURNING id",
+        f"UPDATE {sql.table()} SET lease_expires_at = %s WHERE {where} "
+        "RETURNING id, cancel_requested_at",
         [expires_at, *params],
     )
-    return {row[0] for row in rows}
+    return {row[0]: _datetime(row[1]) for row in rows}
+
+
+def _datetime(value: object) -> datetime | None:
+    # PostgreSQL returns aware datetimes; SQLite returns the stored text.
+    if value is None or isinstance(value, datetime):
+        return value
+    parsed = parse_datetime(str(value))
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
 
 
 def release(jobs: Sequence[Job]) -> int:
@@ -91,15 +105,17 @@ def release(jobs: Sequence[Job]) -> int:
 @dataclasses.dataclass(frozen=True, slots=True)
 class RescueReport:
     """What ``rescue`` did: ids requeued (with a WorkerLostError), released (never started),
-    and dead-lettered (with their ``DeadJob``), and ids of rows it could not write."""
+    and dead-lettered (with their ``DeadJob``), ids of rows it could not write, and jobs ended
+    ``cancelled`` (their worker died after a cancel was requested)."""
 
     requeued: list[int]
     released: list[int]
     dead: list[tuple[Job, DeadJob]]
     skipped: list[int]
+    cancelled: list[Job] = dataclasses.field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.requeued or self.released or self.dead or self.skipped)
+        return bool(self.requeued or self.released or self.dead or self.skipped or self.cancelled)
 
 
 def rescue(*, limit: int = 100, now: datetime | None = None) -> RescueReport:
@@ -108,8 +124,9 @@ def rescue(*, limit: int = 100, now: datetime | None = None) -> RescueReport:
     A job that never started (still in its dead worker's prefetch) is released unchanged. A job
     that started used an attempt: ``fail`` records a ``WorkerLostError`` for it, so it is queued
     again at its backoff time or, out of attempts, dead-lettered, and a job that kills its
-    worker every time stops doing so. One short transaction with a savepoint per row: a row the
-    database refuses to write is logged and skipped, and the others are still rescued.
+    worker every time stops doing so; a job asked to stop ends ``cancelled``. One short
+    transaction with a savepoint per row: a row the database refuses to write is logged and
+    skipped, and the others are still rescued.
     """
     now = now or timezone.now()
     report = RescueReport(requeued=[], released=[], dead=[], skipped=[])
@@ -131,8 +148,10 @@ def rescue(*, limit: int = 100, now: datetime | None = None) -> RescueReport:
                              extra={"job_id": job.id})  # fmt: skip
     if report:
         logger.warning(
-            "Rescued expired jobs: requeued %s, released unstarted %s, dead-lettered %s%s",
+            "Rescued expired jobs: requeued %s, released unstarted %s, dead-lettered %s%s%s",
             report.requeued, report.released, [job.id for job, _ in report.dead],
+            f", cancelled (asked to stop) {[job.id for job in report.cancelled]}"
+            if report.cancelled else "",
             f", skipped {report.skipped}" if report.skipped else "",
         )  # fmt: skip
     return report
@@ -152,3 +171,5 @@ def _rescue_one(job: Job, now: datetime, report: RescueReport) -> None:
         report.requeued.append(job.id)
     elif record.recorded is Recorded.DEAD and record.dead_job is not None:
         report.dead.append((job, record.dead_job))
+    elif record.recorded is Recorded.CANCELLED:
+        report.cancelled.append(job)

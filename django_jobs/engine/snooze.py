@@ -16,7 +16,9 @@ from ..conf import jobs_settings
 from ..exceptions import SnoozeLimitError
 from ..models import Job, JobStatus
 from ..outcome import Recorded, SnoozeRecord
+from ..snooze import Snooze
 from . import sql
+from .cancel import acknowledge_cancel
 from .fail import fail
 
 
@@ -25,12 +27,13 @@ def snooze(job: Job, seconds: float, *, now: datetime | None = None) -> SnoozeRe
 
     One UPDATE fenced by the job's lease token: ``status`` back to queued, ``run_at`` = now +
     ``seconds``, ``attempts`` less the one charged at start, ``snoozes`` plus one, the lease
-    cleared. Returns SNOOZED with the new ``run_at``, or LOST (nothing written) if the lease was
-    gone. A job that already snoozed ``DJANGO_JOBS["MAX_SNOOZES"]`` times is not snoozed: its
-    attempt fails with ``SnoozeLimitError`` through ``fail`` (retried or dead-lettered): the
-    record then carries ``fail``'s ``FailRecord`` in ``failed`` and the error. The limit is
-    also in the WHERE clause, so no writer can take a row past it. ``job`` is updated in
-    memory. Database errors propagate; the write is safe to repeat.
+    cleared. Returns SNOOZED with the new ``run_at``, CANCELLED if a cancel was requested on the
+    row meanwhile (``acknowledge_cancel``: the request wins), or LOST (nothing written) if the
+    lease was gone. A job that already snoozed ``DJANGO_JOBS["MAX_SNOOZES"]`` times is not
+    snoozed: its attempt fails with ``SnoozeLimitError`` through ``fail`` (retried or
+    dead-lettered): the record then carries ``fail``'s ``FailRecord`` in ``failed`` and the
+    error. The limit is also in the WHERE clause, so no writer can take a row past it. ``job``
+    is updated in memory. Database errors propagate; the write is safe to repeat.
     """
     now = now or timezone.now()
     limit = jobs_settings.MAX_SNOOZES
@@ -43,7 +46,8 @@ def snooze(job: Job, seconds: float, *, now: datetime | None = None) -> SnoozeRe
         failed = fail(job, error, now=now)
         return SnoozeRecord(failed.recorded, failed.run_at, failed=failed, error=error)
     run_at = now + timedelta(seconds=seconds)
-    updated = sql.held(job.id, job.lease_token, snoozes__lt=limit, attempts__gt=0).update(
+    guard = {"snoozes__lt": limit, "attempts__gt": 0, "cancel_requested_at__isnull": True}
+    updated = sql.held(job.id, job.lease_token, **guard).update(
         status=JobStatus.QUEUED,
         run_at=run_at,
         attempts=F("attempts") - 1,
@@ -53,7 +57,8 @@ def snooze(job: Job, seconds: float, *, now: datetime | None = None) -> SnoozeRe
         lease_expires_at=None,
     )
     if not updated:
-        return SnoozeRecord(Recorded.LOST)
+        # Off the common path: a cancel requested since the worker last looked wins.
+        return SnoozeRecord(acknowledge_cancel(job, Snooze(seconds), now=now))
     job.status, job.run_at = JobStatus.QUEUED, run_at
     job.attempts, job.snoozes = job.attempts - 1, job.snoozes + 1
     return SnoozeRecord(Recorded.SNOOZED, run_at=run_at)

@@ -15,19 +15,28 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.db import connection
 
-from .. import db, registry, validation
-from ..exceptions import OpenTransactionError, SerializationError
+from .. import cancellation, db, registry, validation
+from ..exceptions import (
+    InvalidJobOptionsError,
+    JobCancelled,
+    OpenTransactionError,
+    SerializationError,
+)
 from ..models import Job
-from ..outcome import Failed, Outcome, Snoozed, Succeeded
+from ..outcome import Cancelled, Failed, Outcome, Snoozed, Succeeded
 from ..snooze import Snooze
 
 
 def execute(job: Job) -> Outcome:
-    """Run ``job``'s task with its arguments; return ``Succeeded``, ``Failed`` or ``Snoozed``.
+    """Run ``job``'s task with its arguments; return ``Succeeded``, ``Failed``, ``Snoozed`` or
+    ``Cancelled``. Never raises.
 
-    Never raises. A task that raises or returns ``Snooze(seconds)`` has snoozed. A task path
-    that names no registered task fails with ``UnknownTaskError`` without anything being
-    imported or called. A task that returns with a transaction still open has it rolled
+    ``Cancelled`` when the task raised ``JobCancelled``, or raised anything once the worker knew
+    of a cancel request (a ``Snooze`` included: the request wins); a task that returns normally
+    after one succeeded. A task that raises or returns ``Snooze(seconds)`` has snoozed.
+
+    A task path that names no registered task fails with ``UnknownTaskError`` without anything
+    being imported or called. A task that returns with a transaction still open has it rolled
     back (the connection is thrown away) and fails with ``OpenTransactionError``. A result that
     cannot be stored as JSON fails with ``SerializationError``.
     """
@@ -47,21 +56,42 @@ def execute(job: Job) -> Outcome:
             "Leave every atomic() block (use it as a context manager) and keep autocommit on."
         )
         leaked.__cause__ = error
-        return Failed(leaked, duration)
+        return _failed(job, leaked, duration)
     if connection.errors_occurred:
         # The task met a database error: check the connection now, not on the outcome write.
         db.drop_unusable_connection()
     if error is not None:
-        if isinstance(error, Snooze):
-            return Snoozed(error.seconds, duration)
-        return Failed(error, duration)
+        if isinstance(error, Snooze) and not cancellation.is_requested(job):
+            return snoozed(error, duration)
+        return _failed(job, error, duration)
     if isinstance(result, Snooze):
-        return Snoozed(result.seconds, duration)
+        if cancellation.is_requested(job):
+            return _failed(job, result, duration)
+        return snoozed(result, duration)
     try:
         result_json = encode_result(job, result)
     except SerializationError as exc:
         return Failed(exc, duration)
     return Succeeded(result, result_json, duration)
+
+
+def snoozed(request: Snooze, duration: float) -> Snoozed | Failed:
+    """Return ``Snoozed`` for a task's ``Snooze``, or ``Failed`` if its ``seconds`` is bad.
+
+    Checked again here: task code may subclass ``Snooze`` without calling its constructor, or
+    change ``seconds`` after it, and that must fail the attempt, not the worker.
+    """
+    try:
+        seconds = validation.check_snooze_seconds(getattr(request, "seconds", None))
+    except InvalidJobOptionsError as exc:
+        return Failed(exc, duration)
+    return Snoozed(seconds, duration)
+
+
+def _failed(job: Job, error: BaseException, duration: float) -> Failed | Cancelled:
+    if isinstance(error, JobCancelled) or cancellation.is_requested(job):
+        return Cancelled(error, duration)
+    return Failed(error, duration)
 
 
 def _call(job: Job) -> Any:
@@ -72,7 +102,11 @@ def _call(job: Job) -> Any:
         # async_to_sync, not asyncio.run: the coroutine's sync_to_async calls (the async ORM)
         # then run in this thread, on its connection, instead of on a shared thread whose
         # connection nothing ever closes. Django's Task.call runs coroutines the same way.
-        result = async_to_sync(_await)(result)
+        token = cancellation.async_job.set(job)  # coroutines run on another thread
+        try:
+            result = async_to_sync(_await)(result)
+        finally:
+            cancellation.async_job.reset(token)
     return result
 
 

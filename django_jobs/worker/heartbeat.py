@@ -32,8 +32,11 @@ OUTAGE_RETRY_SECONDS = 0.2
 class Heartbeat:
     """Renew the leases in ``held`` every ``interval_seconds``, then rescue expired jobs.
 
-    ``on_rescued`` receives each non-empty ``RescueReport`` (the worker sends the dead-letter
-    signals). ``start()`` runs the thread; ``stop()`` ends it.
+    The renewal also brings back each held job's cancel request, which is copied onto the job
+    its task runs for (``django_jobs.cancellation``); ``poke()`` (from the listener, when a
+    cancel NOTIFY names this worker) renews at once, so the request arrives without waiting a
+    beat. ``on_rescued`` receives each non-empty ``RescueReport`` (the worker sends the
+    dead-letter signals). ``start()`` runs the thread; ``stop()`` ends it.
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class Heartbeat:
         self.lease_seconds = lease_seconds
         self.on_rescued = on_rescued
         self._done = threading.Event()
+        self._poked = threading.Event()
         self._trouble_seen = health.trouble
         self._rescue_after = 0.0
         self._thread = threading.Thread(target=self._run, name="django-jobs-heartbeat", daemon=True)
@@ -62,14 +66,34 @@ class Heartbeat:
 
     def stop(self) -> None:
         self._done.set()
+        self._poked.set()
+
+    def poke(self) -> None:
+        """Renew now (and so read cancel requests) instead of at the next beat; thread-safe."""
+        self._poked.set()
 
     def _run(self) -> None:
         try:
             delay = self.interval_seconds
-            while not self._done.wait(delay):
-                delay = self.beat()
+            next_beat = time.monotonic() + delay
+            while not self._done.is_set():
+                self._poked.wait(max(0.0, next_beat - time.monotonic()))
+                if self._done.is_set():
+                    break
+                if self._poked.is_set():
+                    self._poked.clear()
+                    self.renew_now()
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + self.beat()
         finally:
             db.close_quietly()
+
+    def renew_now(self) -> None:
+        """Renew the held leases (reading cancel requests) outside the beat; errors are logged."""
+        try:
+            self._renew()
+        except Exception as exc:  # the next beat renews, and handles an outage
+            logger.warning("Worker %s: early renewal failed (%s)", self.worker_id, exc)
 
     def beat(self) -> float:
         """Renew, then rescue unless holding off; return the seconds until the next beat."""
@@ -95,6 +119,16 @@ class Heartbeat:
     def _renew(self) -> None:
         jobs = self.held.snapshot()
         held = engine.heartbeat(jobs, lease_seconds=self.lease_seconds)
+        for job in jobs:
+            asked = held.get(job.id)
+            if asked is not None and job.cancel_requested_at is None:
+                # The task's thread reads this attribute: one store, atomic under the GIL.
+                job.cancel_requested_at = asked
+                logger.info(
+                    "Job %s %s was asked to stop (at %s); its task is told",
+                    job.id, job.task_path, asked.isoformat(),
+                    extra={"job_id": job.id, "worker_id": self.worker_id},
+                )  # fmt: skip
         lost = [job for job in jobs if job.id not in held and self.held.holds(job)]
         if lost:
             logger.warning(

@@ -20,7 +20,7 @@ from django.db import connections
 
 from .. import listen_connection
 from ..backoff import exponential
-from ..listen_connection import CHANNEL
+from ..listen_connection import CANCEL_CHANNEL, CHANNEL
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,8 @@ def supported(alias: str = "default") -> bool:
 
 
 class Listener:
-    """Call ``wake()`` whenever a job is enqueued in one of ``queues`` (all when None).
+    """Call ``wake()`` whenever a job is enqueued in one of ``queues`` (all when None), and
+    ``on_cancel()`` whenever ``engine.cancel`` asks a job of worker ``worker_id`` to stop.
 
     ``start()`` runs the listening loop in a daemon thread; ``stop()`` ends it within about
     ``timeout_seconds``. Connection losses are logged and retried with capped backoff. When the
@@ -50,8 +51,12 @@ class Listener:
         queues: Sequence[str] | None = None,
         alias: str = "default",
         timeout_seconds: float = 1.0,
+        worker_id: str | None = None,
+        on_cancel: Callable[[], None] | None = None,
     ) -> None:
         self.wake = wake
+        self.worker_id = worker_id
+        self.on_cancel = on_cancel
         self.queues = set(queues) if queues else None
         self.alias = alias
         self.timeout_seconds = timeout_seconds
@@ -99,10 +104,15 @@ class Listener:
             if listen_connection.listen_url() is None and listen_connection.behind_pooler(conn):
                 raise _Pooled
             conn.execute(f"LISTEN {CHANNEL}")
+            if self.on_cancel is not None:
+                conn.execute(f"LISTEN {CANCEL_CHANNEL}")
             self.listening.set()
             while not self._stop.is_set():
                 for notify in conn.notifies(timeout=self.timeout_seconds):
-                    if self.queues is None or notify.payload in self.queues:
+                    if notify.channel == CANCEL_CHANNEL:
+                        if self.on_cancel is not None and notify.payload == self.worker_id:
+                            self.on_cancel()
+                    elif self.queues is None or notify.payload in self.queues:
                         self.wake()
         finally:
             self.listening.clear()

@@ -18,8 +18,9 @@ from .. import db, engine
 from ..conf import jobs_settings
 from ..exceptions import ResultStorageError
 from ..models import DeadJob, Job
-from ..outcome import FailRecord, Recorded, Snoozed, SnoozeRecord, Succeeded
+from ..outcome import Cancelled, FailRecord, Recorded, Snoozed, SnoozeRecord, Succeeded
 from ..signals import (
+    job_cancelled,
     job_dead_lettered,
     job_failed,
     job_snoozed,
@@ -27,6 +28,7 @@ from ..signals import (
     job_succeeded,
     send_from_worker,
 )
+from ..snooze import Snooze
 from .observers import Observers
 from .shared import Health, Held
 
@@ -117,9 +119,13 @@ class Recorder:
         return record.recorded
 
     def report_snooze(self, job: Job, record: SnoozeRecord, outcome: Snoozed) -> None:
-        """Log a written snooze and send ``job_snoozed``."""
+        """Log a written snooze and send ``job_snoozed`` (or, when a cancel request won over
+        the snooze, ``job_cancelled``)."""
         if record.recorded is Recorded.LOST:
             self.report_lost(job)
+            return
+        if record.recorded is Recorded.CANCELLED:
+            self.report_cancelled(job, Snooze(outcome.seconds), outcome.duration_seconds)
             return
         assert record.run_at is not None
         self.observers.finished(job, "snoozed", outcome.duration_seconds)
@@ -139,6 +145,45 @@ class Recorder:
             duration_seconds=outcome.duration_seconds,
         )
 
+    def cancelled(self, job: Job, outcome: Cancelled) -> Recorded | None:
+        """Write that ``job``'s task stopped at a cancel request; return what was written, None
+        if nothing could be (logged; rescue then finds the request and cancels it)."""
+        try:
+            recorded = db.with_reconnect(
+                lambda: engine.acknowledge_cancel(job, outcome.error),
+                what=f"recording the cancellation of job {job.id}",
+                give_up=self.give_up,
+            )
+        except Exception:
+            self.health.report_trouble()
+            self.observers.database_error()
+            logger.exception(
+                "Job %s: could not record its cancellation; rescue will end it when its lease "
+                "expires", job.id, extra=_extra(job),
+            )  # fmt: skip
+            self.held.drop([job])
+            return None
+        self.held.drop([job])
+        if recorded is Recorded.LOST:
+            self.report_lost(job)
+        else:
+            self.report_cancelled(job, outcome.error, outcome.duration_seconds)
+        return recorded
+
+    def report_cancelled(self, job: Job, error: BaseException, duration_seconds: float) -> None:
+        """Log a written cancellation and send ``job_cancelled``."""
+        self.observers.finished(job, "cancelled", duration_seconds)
+        asked = job.cancel_requested_at
+        logger.info(
+            "Job %s %s cancelled in %.3fs on attempt %d/%d%s: %s: %s",
+            job.id, job.task_path, duration_seconds, job.attempts, job.max_attempts,
+            f" (asked at {asked.isoformat()})" if asked else "",
+            type(error).__name__, error, extra=_extra(job, duration=duration_seconds),
+        )  # fmt: skip
+        send_from_worker(
+            job_cancelled, sender=Job, job=job, error=error, duration_seconds=duration_seconds
+        )
+
     def report_failure(
         self, job: Job, error: BaseException, record: FailRecord, duration_seconds: float
     ) -> None:
@@ -147,6 +192,9 @@ class Recorder:
         failure = record.failure
         if record.recorded is Recorded.LOST:
             self.report_lost(job)
+            return
+        if record.recorded is Recorded.CANCELLED:
+            self.report_cancelled(job, error, duration_seconds)
             return
         self.observers.finished(
             job, "dead" if record.recorded is Recorded.DEAD else "retry", duration_seconds

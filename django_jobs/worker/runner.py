@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from .. import db
 from ..conf import jobs_settings
 from ..engine import RescueReport
+from ..exceptions import WorkerLostError
 from ..models import Job
-from ..outcome import Failed, Succeeded
+from ..outcome import Failed, Snoozed, Succeeded
 from . import listen, shutdown
 from .completer import Completer
 from .execute import execute
@@ -145,7 +146,14 @@ class Worker:
             renew_seconds=float(jobs_settings.HEARTBEAT_SECONDS),
         )
         self.listener = (
-            listen.Listener(self._wake.set, queues=self.queues) if listen.supported() else None
+            listen.Listener(
+                self._wake.set,
+                queues=self.queues,
+                worker_id=self.worker_id,
+                on_cancel=self.heartbeat.poke,
+            )
+            if listen.supported()
+            else None
         )
 
     # Control ------------------------------------------------------------------------------------
@@ -268,12 +276,14 @@ class Worker:
         )
         if not slot.claim_outcome():
             return  # abandoned (timeout, shutdown): its outcome was recorded by whoever took it
-        if isinstance(outcome, Succeeded):
+        if isinstance(outcome, Succeeded):  # first: a success pays one check, as before
             self.completer.submit(job, outcome)
         elif isinstance(outcome, Failed):
             self.recorder.fail(job, outcome.error, outcome.duration_seconds)
-        else:
+        elif isinstance(outcome, Snoozed):
             self.recorder.snooze(job, outcome)
+        else:
+            self.recorder.cancelled(job, outcome)
 
     def _log_summary(self) -> None:
         counts, seconds = self.tally.take()
@@ -286,9 +296,14 @@ class Worker:
                 self.recorder.fail(job, error, 0.0)
 
     def _rescued(self, report: RescueReport) -> None:
-        self.observers.rescued(len(report.requeued) + len(report.released) + len(report.dead))
+        self.observers.rescued(
+            len(report.requeued) + len(report.released) + len(report.dead) + len(report.cancelled)
+        )
         for job, dead_job in report.dead:
             self.recorder.report_dead(job, dead_job)
+        for job in report.cancelled:
+            error = WorkerLostError(f"Worker {job.worker_id or '?'} died after a cancel request.")
+            self.recorder.report_cancelled(job, error, 0.0)
         self._wake.set()  # requeued jobs may be ready now
 
     def _ran_all(self) -> bool:

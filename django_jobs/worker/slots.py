@@ -55,9 +55,7 @@ class Slot:
         self._on_idle = on_idle
         self._lock = threading.Lock()
         self._inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self.thread = threading.Thread(
-            target=self._run, name=f"django-jobs-slot-{index}", daemon=True
-        )
+        self.thread = SlotThread(self)
 
     @property
     def idle(self) -> bool:
@@ -124,6 +122,19 @@ class Slot:
             logger.critical("Slot %d died; it will be replaced", self.index, exc_info=exc)
         finally:
             db.close_quietly()
+
+
+class SlotThread(threading.Thread):
+    """A slot's thread; ``running_job`` is the slot's job, for ``django_jobs.cancellation``."""
+
+    def __init__(self, slot: Slot) -> None:
+        super().__init__(target=slot._run, name=f"django-jobs-slot-{slot.index}", daemon=True)
+        self.slot = slot
+
+    @property
+    def running_job(self) -> Job | None:
+        # Read by the task's own thread: found with no per-job bookkeeping on the hot path.
+        return self.slot.job
 
 
 class Pool:

@@ -51,11 +51,14 @@ def summary(counts: collections.Counter[str], seconds: float) -> str:
     '1200 done, 3 retried, 0 dead-lettered, 0 lost in the last 10.0s (120/s)'
     >>> summary(collections.Counter(done=5, snoozed=2), 10.0)
     '5 done, 0 retried, 0 dead-lettered, 2 snoozed, 0 lost in the last 10.0s (1/s)'
+    >>> summary(collections.Counter(done=5, cancelled=2), 10.0)
+    '5 done, 0 retried, 0 dead-lettered, 2 cancelled, 0 lost in the last 10.0s (1/s)'
     """
     total = sum(counts.values())
     snoozed = f"{counts['snoozed']} snoozed, " if counts["snoozed"] else ""
+    cancelled = f"{counts['cancelled']} cancelled, " if counts["cancelled"] else ""
     return (
         f"{counts['done']} done, {counts['retry']} retried, {counts['dead']} dead-lettered, "
-        f"{snoozed}{counts['lost']} lost in the last {seconds:.1f}s "
+        f"{snoozed}{cancelled}{counts['lost']} lost in the last {seconds:.1f}s "
         f"({total / max(seconds, 1e-9):.0f}/s)"
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 
+from . import test_howto_cancel as cancel
 from . import test_howto_deploying as deploying
 from . import test_howto_django_tasks as django_tasks
 from . import test_howto_doctor as doctor
@@ -28,6 +29,7 @@ from .walkthrough import COMMANDS
 UNCOVERED = {
     "tutorial/quickstart.md": 0,
     "howto/admin.md": 0,
+    "howto/cancelling-jobs.md": 0,
     "howto/dead-letters.md": 0,
     "howto/deploying-workers.md": 0,
     "howto/django-tasks.md": 0,
@@ -50,6 +52,7 @@ QUICKSTART_OUTPUTS = ("json", "text")
 # the test finds the block in the page and runs its commands, compares its output or checks what it
 # names (the django.tasks installs: the distribution and extra in pyproject.toml).
 RUN_BY_TESTS = {
+    "howto/cancelling-jobs.md": cancel.COMMANDS,
     "howto/deploying-workers.md": deploying.COMMANDS,
     "howto/django-tasks.md": set(django_tasks.COMMANDS),
     "howto/operating/doctor.md": doctor.COMMANDS,

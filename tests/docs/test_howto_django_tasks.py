@@ -35,6 +35,7 @@ def test_every_file_and_marker_the_django_tasks_how_to_includes_exists():
         "aliases.py",
         "patient.py",
         "from_tasks_db.py",
+        "reindex.py",
     }
 
 

@@ -13,8 +13,12 @@ STEP is ``replay`` (ids of dead jobs), ``cancel`` or ``run_now`` (ids of jobs), 
 count), ``unique`` (enqueue ``tests.tasks.sync_account(42)``, unique for an hour: the job id) and
 ``debounce`` (enqueue ``tests.tasks.reindex([pid])``, debounced: the job id),
 ``complete_member`` (ids of running workflow members, completed under their current lease;
-always the engine's) or ``claim_limited`` (``engine.claim_limited`` of up to 50 jobs: the value
-is the ids claimed).
+always the engine's), ``claim_limited`` (``engine.claim_limited`` of up to 50 jobs: the value
+is the ids claimed), ``claim_start`` (claim and start up to 100 ready jobs as
+``racer-<pid>``: their ids), ``claim_each`` (the same one job per statement, as many times as
+ids are given), ``cancel_each`` (``cancel`` one id per statement), or one of
+``JOB_STEPS`` (``complete``, ``acknowledge_cancel``, ``fail``: the jobs are read before the
+barrier, so each racer writes with the lease token the job had then; one value per job).
 API is ``engine`` (``from django_jobs import engine``) or ``today`` (the functions before it:
 ``django_jobs.deadletter.replay``, ``django_jobs.control.cancel``/``run_now``,
 ``django_jobs.worker.lease.rescue``).
@@ -47,7 +51,7 @@ def _step(name: str, api: str) -> Callable[[list[int]], Any]:
         from django_jobs.worker.lease import rescue
     steps: dict[str, Callable[[list[int]], Any]] = {
         "replay": lambda ids: _ids(replay(DeadJob.objects.filter(id__in=ids))),
-        "cancel": lambda ids: cancel(ids),
+        "cancel": lambda ids: _describe_cancel(cancel(ids)),
         "run_now": lambda ids: run_now(ids),
         "rescue": lambda ids: _describe_rescue(rescue()),
         "lead": lambda ids: _lead(),
@@ -57,6 +61,9 @@ def _step(name: str, api: str) -> Callable[[list[int]], Any]:
         "debounce": lambda ids: _tasks().reindex.enqueue([_pid()]).id,
         "complete_member": lambda ids: _complete_members(ids),
         "claim_limited": lambda ids: _claim_limited(),
+        "claim_start": lambda ids: _claim_start(),
+        "claim_each": lambda ids: _claim_each(len(ids)),
+        "cancel_each": lambda ids: _merge([_describe_cancel(cancel([i])) for i in ids]),
     }
     return steps[name]
 
@@ -88,6 +95,7 @@ def _update(ids: list[int]) -> int:
 
 def _complete_members(ids: list[int]) -> list[str]:
     """Complete each running workflow member of ``ids`` under its current lease, result its id."""
+    from django_jobs import engine  # type: ignore[attr-defined]
     from django_jobs.models import Job
 
     return [
@@ -97,11 +105,62 @@ def _complete_members(ids: list[int]) -> list[str]:
 
 
 def _claim_limited() -> list[int]:
+    import os
 
     from django_jobs import engine
 
     claimed = engine.claim_limited(worker_id=f"racer-{os.getpid()}", limit=50, lease_seconds=60)
     return [job.id for job in claimed.jobs]
+
+
+def _claim_start() -> list[int]:
+    import os
+
+    from django_jobs import engine  # type: ignore[attr-defined]
+
+    claimed = engine.claim(
+        worker_id=f"racer-{os.getpid()}", limit=100, lease_seconds=30, start_first=100
+    )
+    return sorted(job.id for job in claimed)
+
+
+def _claim_each(count: int) -> list[int]:
+    import os
+
+    from django_jobs import engine  # type: ignore[attr-defined]
+
+    claimed: list[int] = []
+    for _ in range(count):  # one job per statement: interleaves with a racer's per-row writes
+        found = engine.claim(
+            worker_id=f"racer-{os.getpid()}", limit=1, lease_seconds=30, start_first=1
+        )
+        claimed.extend(job.id for job in found)
+    return sorted(claimed)
+
+
+def _merge(reports: list[dict[str, list[Any]]]) -> dict[str, list[Any]]:
+    keys = ("cancelled", "requested")
+    return {key: [i for report in reports for i in report[key]] for key in keys}
+
+
+def _job_step(name: str) -> Callable[[list[Any]], Any] | None:
+    """Return the step ``name`` of ``JOB_STEPS`` as a function of a list of jobs, else None."""
+    from django_jobs import engine  # type: ignore[attr-defined]
+    from django_jobs.exceptions import JobCancelled
+
+    steps: dict[str, Callable[[list[Any]], Any]] = {
+        "complete": lambda jobs: [engine.complete(job, "raced").value for job in jobs],
+        "acknowledge_cancel": lambda jobs: [
+            engine.acknowledge_cancel(job, JobCancelled("raced")).value for job in jobs
+        ],
+        "fail": lambda jobs: [
+            engine.fail(job, RuntimeError("raced")).recorded.value for job in jobs
+        ],
+    }
+    return steps.get(name)
+
+
+JOB_STEPS = ("complete", "acknowledge_cancel", "fail")
 
 
 def _lead() -> bool:
@@ -120,9 +179,19 @@ def _ids(jobs: Any) -> Any:
         return repr(jobs)
 
 
+def _describe_cancel(report: Any) -> Any:
+    # engine.cancel returns a CancelReport; the functions before it returned a count.
+    if hasattr(report, "cancelled"):
+        return {"cancelled": report.cancelled, "requested": report.requested}
+    return {"cancelled": [None] * report, "requested": []}
+
+
 def _describe_rescue(report: Any) -> Any:
     requeued = getattr(report, "requeued", None)
-    return {"requeued": list(requeued)} if requeued is not None else repr(report)
+    if requeued is None:
+        return repr(report)
+    cancelled = [job.id for job in getattr(report, "cancelled", [])]
+    return {"requeued": list(requeued), "cancelled": cancelled}
 
 
 def _emit(**fields: Any) -> None:
@@ -137,7 +206,15 @@ def main(argv: list[str]) -> int:
     from django.db import connection
 
     try:
-        step = _step(name, api)
+        if name in JOB_STEPS:
+            from django_jobs.models import Job
+
+            job_step = _job_step(name)
+            assert job_step is not None
+            jobs = list(Job.objects.filter(id__in=[int(i) for i in ids]).order_by("id"))
+            step: Callable[[list[int]], Any] = lambda _ids: job_step(jobs)  # noqa: E731
+        else:
+            step = _step(name, api)
     except ImportError as exc:
         _emit(outcome="import-error", error=type(exc).__name__, message=str(exc))
         return 3

@@ -154,23 +154,28 @@ def test_dead_job_page_shows_the_traceback_readably(admin_client):
 # Cancel and run now ----------------------------------------------------------------------------
 
 
-def test_cancel_action_cancels_queued_jobs_only_and_says_how_many(admin_client):
+def test_cancel_action_cancels_queued_jobs_asks_running_ones_and_says_how_many(admin_client):
     queued = tasks.add.enqueue(1, 1)
     done = tasks.add.enqueue(1, 2)
     Job.objects.filter(id=done.id).update(status=JobStatus.DONE)
     running = tasks.add.enqueue(1, 3)
-    Job.objects.filter(id=running.id).update(status=JobStatus.RUNNING)
+    Job.objects.filter(id=running.id).update(status=JobStatus.RUNNING, started_at=timezone.now())
     response = post_action(admin_client, JOBS, "cancel_selected", [queued, done, running])
     assert response.status_code == 302
     assert Job.objects.get(id=queued.id).status == JobStatus.CANCELLED
     assert Job.objects.get(id=done.id).status == JobStatus.DONE
-    assert Job.objects.get(id=running.id).status == JobStatus.RUNNING
+    asked = Job.objects.get(id=running.id)
+    assert asked.status == JobStatus.RUNNING and asked.cancel_requested_at is not None
     assert messages_on(admin_client, JOBS) == [
-        "1 of 3 selected job(s) were queued and were cancelled; the others had already "
-        "started, finished or been cancelled."
+        "Cancelled 1 queued job(s) at once; they will not run. Asked 1 running job(s) to stop; "
+        "each ends cancelled when its task stops. The other 1 of 3 selected job(s) had "
+        "finished, been cancelled or been asked to stop already."
     ]
     post_action(admin_client, JOBS, "cancel_selected", [tasks.add.enqueue(2, 2)])
-    assert messages_on(admin_client, JOBS) == ["Cancelled 1 job(s); they will not run."]
+    assert messages_on(admin_client, JOBS) == [
+        "Cancelled 1 queued job(s) at once; they will not run. Asked 0 running job(s) to stop; "
+        "each ends cancelled when its task stops."
+    ]
 
 
 def test_run_now_action_says_how_many_were_waiting(admin_client):
@@ -184,17 +189,17 @@ def test_run_now_action_says_how_many_were_waiting(admin_client):
 
 def test_cancel_and_run_now_buttons_say_what_became_of_a_job_that_started(admin_client):
     running = later(tasks.add.enqueue(1, 1))
-    Job.objects.filter(id=running.id).update(status=JobStatus.RUNNING)
+    Job.objects.filter(id=running.id).update(status=JobStatus.RUNNING, started_at=timezone.now())
     page = reverse("admin:django_jobs_job_change", args=[running.id])
     for name, text in (
-        ("cancel", "was not cancelled"),
-        ("run_now", "was not waiting for a later time"),
-    ):
+        ("cancel", "Asked running job {id} to stop; it ends cancelled when its task stops (a "
+         "task that ignores the request and returns ends done)."),
+        ("cancel", "Job {id} was not cancelled: it is running and was asked to stop already."),
+        ("run_now", "Job {id} was not waiting for a later time: it had already started."),
+    ):  # fmt: skip
         response = admin_client.post(reverse(f"admin:django_jobs_job_{name}", args=[running.id]))
         assert response.url == page
-        assert messages_on(admin_client, page) == [
-            f"Job {running.id} {text}: it had already started."
-        ]
+        assert messages_on(admin_client, page) == [text.format(id=running.id)]
     assert Job.objects.get(id=running.id).status == JobStatus.RUNNING
 
 

@@ -1,4 +1,7 @@
-"""cancel and run_now: guarded UPDATEs that touch queued jobs only, whoever else is at the row."""
+"""cancel and run_now: guarded UPDATEs, whoever else is at the row.
+
+cancel ends queued jobs at once and asks started ones to stop; run_now touches queued jobs only.
+"""
 
 import datetime as dt
 import threading
@@ -20,7 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_cancelled_job_never_runs_and_says_so():
     job = tasks.record.enqueue("never")
-    assert cancel([job]) == 1
+    assert cancel([job]).cancelled == [job.id]
     assert Worker(burst=True).run() == 0
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED and job.finished_at is not None
@@ -28,17 +31,19 @@ def test_cancelled_job_never_runs_and_says_so():
     assert get_status(job.id).state == "cancelled"
 
 
-def test_cancel_takes_a_queryset_or_ids_and_skips_jobs_that_are_not_queued():
+def test_cancel_takes_a_queryset_or_ids_cancels_queued_jobs_and_asks_running_ones():
     queued = tasks.add.enqueue(1, 1)
     later = tasks.add.using(delay=3600).enqueue(1, 2)
     done = tasks.add.enqueue(1, 3)
     Job.objects.filter(id=done.id).update(status=JobStatus.DONE, finished_at=timezone.now())
     running = tasks.add.enqueue(1, 4)
-    Job.objects.filter(id=running.id).update(status=JobStatus.RUNNING)
+    Job.objects.filter(id=running.id).update(status=JobStatus.RUNNING, started_at=timezone.now())
 
-    assert cancel(Job.objects.filter(id__in=[queued.id, done.id, running.id])) == 1
-    assert cancel([later.id]) == 1
-    assert cancel([queued, later]) == 0  # Repeating it changes nothing.
+    report = cancel(Job.objects.filter(id__in=[queued.id, done.id, running.id]))
+    assert (report.cancelled, report.requested) == ([queued.id], [running.id])
+    assert cancel([later.id]).cancelled == [later.id]
+    assert len(cancel([queued, later, running])) == 0  # Repeating it changes nothing.
+    assert Job.objects.get(id=running.id).cancel_requested_at is not None
     statuses = dict(Job.objects.values_list("id", "status"))
     assert statuses == {
         queued.id: JobStatus.CANCELLED,
@@ -57,7 +62,7 @@ def test_cancel_frees_the_idempotency_key():
 
 
 @pytest.mark.postgres
-def test_cancel_loses_to_a_claim_that_holds_the_row():
+def test_cancel_waits_for_a_claim_that_holds_the_row_then_asks_the_started_job():
     job = tasks.add.enqueue(2, 2)
     claimed, release = threading.Event(), threading.Event()
 
@@ -65,7 +70,9 @@ def test_cancel_loses_to_a_claim_that_holds_the_row():
         try:
             with transaction.atomic():
                 locked = Job.objects.select_for_update().get(id=job.id)
-                Job.objects.filter(id=locked.id).update(status=JobStatus.RUNNING)
+                Job.objects.filter(id=locked.id).update(
+                    status=JobStatus.RUNNING, started_at=timezone.now()
+                )
                 claimed.set()
                 release.wait(30)
         finally:
@@ -74,7 +81,7 @@ def test_cancel_loses_to_a_claim_that_holds_the_row():
     holder = threading.Thread(target=claim_and_hold)
     holder.start()
     assert claimed.wait(30)
-    result: list[int] = []
+    result: list = []
 
     def cancel_in_thread():
         try:
@@ -85,12 +92,12 @@ def test_cancel_loses_to_a_claim_that_holds_the_row():
     canceller = threading.Thread(target=cancel_in_thread)
     canceller.start()
     # The UPDATE waits on the row lock; once the claim commits it re-reads the row, finds it
-    # running, and leaves it.
+    # running and started, and asks it to stop instead of cancelling it.
     wait_for(_waiting_on_lock, what="the cancel to wait on the claim's row lock")
     release.set()
     holder.join(30)
     canceller.join(30)
-    assert result == [0]
+    assert [(r.cancelled, r.requested) for r in result] == [([], [job.id])]
     assert Job.objects.get(id=job.id).status == JobStatus.RUNNING
 
 

@@ -167,7 +167,7 @@ def test_heartbeat_renews_held_leases_and_reports_the_lost_ones():
     Job.objects.filter(id=jobs[0].id).update(lease_token=None, status=JobStatus.QUEUED)
     before = timezone.now()
     held = engine.heartbeat(jobs, lease_seconds=60)
-    assert held == {jobs[1].id, jobs[2].id}
+    assert held == {jobs[1].id: None, jobs[2].id: None}
     renewed = Job.objects.filter(id__in=held).values_list("lease_expires_at", flat=True)
     assert all(expires > before + dt.timedelta(seconds=50) for expires in renewed)
 
@@ -176,7 +176,7 @@ def test_heartbeat_renews_held_leases_and_reports_the_lost_ones():
 def test_heartbeat_renews_the_other_leases_when_the_database_refuses_one_row(refuse_updates_of):
     jobs = claimed(3)
     refuse_updates_of(jobs[1].id)
-    assert engine.heartbeat(jobs, lease_seconds=60) == {jobs[0].id, jobs[2].id}
+    assert set(engine.heartbeat(jobs, lease_seconds=60)) == {jobs[0].id, jobs[2].id}
 
 
 def test_release_gives_back_only_jobs_that_never_started():
@@ -314,7 +314,7 @@ def test_two_replays_of_one_dead_job_at_the_same_instant_make_one_job():
 def test_two_cancels_or_run_nows_at_the_same_instant_change_the_job_once():
     job = tasks.add.using(delay=3600).enqueue(1, 1)
     assert sorted(at_once(lambda: engine.run_now([job.id]))) == [0, 1]
-    assert sorted(at_once(lambda: engine.cancel([job.id]))) == [0, 1]
+    assert sorted(len(r.cancelled) for r in at_once(lambda: engine.cancel([job.id]))) == [0, 1]
 
 
 @pytest.mark.postgres

@@ -91,7 +91,9 @@ def board():
             ],
         ),
         "scheduled": tasks.add.using(delay=3600).enqueue(1, 3),
-        "running": set_state(tasks.send_mail_task.enqueue("a@b.c"), status=JobStatus.RUNNING),
+        "running": set_state(
+            tasks.send_mail_task.enqueue("a@b.c"), status=JobStatus.RUNNING, started_at=now
+        ),
         "done": set_state(tasks.add.enqueue(1, 4), status=JobStatus.DONE, finished_at=now),
         "old_done": set_state(
             tasks.add.enqueue(1, 5), status=JobStatus.DONE, finished_at=ago(hours=2)
@@ -309,6 +311,7 @@ def test_cancel_cancels_queued_jobs_and_exits_0(board):
     code, out, _ = jobs("cancel", str(ready.id), str(scheduled.id))
     assert code == 0
     assert f"job {ready.id}: cancelled" in out and f"job {scheduled.id}: cancelled" in out
+    assert "2 cancelled at once (queued), 0 asked to stop (running)" in out
     statuses = set(Job.objects.filter(pk__in=[ready.pk, scheduled.pk]).values_list("status"))
     assert statuses == {(JobStatus.CANCELLED,)}
 
@@ -327,14 +330,18 @@ def test_cancel_says_why_each_job_cannot_be_cancelled_and_exits_1(board):
         (999999999, False, None),
     ]
     reasons = [o["reason"] for o in outcomes]
-    assert reasons[1] == "not cancelled: it is running (a running job is not interrupted)"
+    assert reasons[1] == ""  # asked to stop
     assert reasons[2] == "not cancelled: it has finished"
     assert reasons[3] == "not cancelled: it was cancelled already"
     assert reasons[4] == "not cancelled: it was dead-lettered"
     assert reasons[5].startswith("not found")
-    assert Job.objects.get(pk=asked[1].pk).status == JobStatus.RUNNING
-    _, out, _ = jobs("cancel", str(asked[1].id))
-    assert f"job {asked[1].id}: not cancelled: it is running" in out
+    assert [o["requested"] for o in outcomes] == [False, True, False, False, False, False]
+    running = Job.objects.get(pk=asked[1].pk)
+    assert running.status == JobStatus.RUNNING and running.cancel_requested_at is not None
+    code, out, _ = jobs("cancel", str(asked[1].id))
+    assert code == 1
+    assert f"job {asked[1].id}: not cancelled: it was asked to stop already" in out
+    assert "0 cancelled at once (queued), 0 asked to stop (running)" in out
 
 
 def test_cancel_with_a_bad_id_cancels_nothing(board):

@@ -173,3 +173,30 @@ def test_a_port_already_taken_is_a_clear_error_before_any_claim(start_worker):
     assert f"--metrics-port {port}: cannot listen on 127.0.0.1:{port}" in out, out[-2000:]
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED and job.attempts == 0
+
+
+@pytest.mark.postgres
+def test_a_running_job_stopped_at_a_cancel_request_counts_as_cancelled(start_worker, tmp_path):
+    from django_jobs import engine
+    from tests import cancel_tasks
+
+    proc = start_worker("--metrics-port", "0", "--metrics-address", "127.0.0.1")
+    url = metrics_url(proc)
+    proc.wait_until_started()
+    job = cancel_tasks.polls_context.enqueue(str(tmp_path / "never"))
+    wait_for(
+        lambda: Job.objects.filter(id=job.id, started_at__isnull=False).exists(),
+        timeout=60, what="the job to start",
+    )  # fmt: skip
+    engine.cancel([job.id])
+    wait_for(
+        lambda: total(scrape(url), FINISHED, outcome="cancelled") == 1,
+        timeout=60,
+        what="the cancelled counter",
+        describe=lambda: (scrape(url), proc.output()[-2000:]),
+    )
+    task = "tests.cancel_tasks.polls_context"
+    assert value(scrape(url), FINISHED, queue="default", task=task, outcome="cancelled") == 1
+    assert total(scrape(url), FINISHED, outcome="retry") == 0
+    assert Job.objects.get(id=job.id).status == JobStatus.CANCELLED
+    stop(proc)

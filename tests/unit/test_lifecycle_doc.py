@@ -7,11 +7,8 @@ from pathlib import Path
 from django_jobs import engine
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "explanation" / "job-lifecycle.md"
-VALUES = {
-    "Completion",
-    "LimitedClaim",
-    "RescueReport",
-}  # data the transitions take or return, not transitions
+#: Data the transitions take or return, not transitions.
+VALUES = {"CancelReport", "Completion", "LimitedClaim", "RescueReport"}
 
 
 def _section(title: str) -> str:

@@ -3,7 +3,8 @@
 Run as ``python check.py`` in a migrated copy of this project (tests/docs/test_howto_django_tasks.py
 does): an order and its receipt task are enqueued in one transaction, or neither is; the settings'
 ``OPTIONS`` and a task's own keywords reach the jobs; a worker runs them and the results read
-SUCCESSFUL, in sync and async code. The page's other ``TASKS`` (mysite/aliases.py,
+SUCCESSFUL, in sync and async code; a running task asked to stop ends, FAILED. The page's other
+``TASKS`` (mysite/aliases.py,
 mysite/from_tasks_db.py) pass the checks and take jobs too.
 """
 
@@ -54,6 +55,38 @@ def main():
     status = asyncio.run(areceipt_status(result.id))
     expect(status == "SUCCESSFUL", f"async status {status}")
     check_other_settings()
+    check_cancellation()
+
+
+def check_cancellation():
+    """A running task asked to stop through ``engine.cancel`` ends; its result reads FAILED."""
+    import threading
+    import time
+
+    from django_jobs import engine
+    from django_jobs.models import Job
+    from django_jobs.worker import Worker
+
+    from shop.reindex import rebuild_search_index
+
+    result = rebuild_search_index.enqueue(10**7)
+    worker = Worker(concurrency=1, poll_interval_seconds=0.05)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        job = Job.objects.filter(id=int(result.id))
+        deadline = time.monotonic() + 60
+        while not job.filter(started_at__isnull=False).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        expect(engine.cancel([int(result.id)]).requested == [int(result.id)], "not asked")
+        while job.get().status != "cancelled" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        expect(job.get().status == "cancelled", f"the reindex ended {job.get().status}")
+    finally:
+        worker.request_stop()
+        thread.join(60)
+    result.refresh()
+    expect(result.status == "FAILED", f"a cancelled task's result reads {result.status}")
 
 
 def check_other_settings():

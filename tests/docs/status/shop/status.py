@@ -8,7 +8,7 @@ def export_state(export) -> dict:
     except JobNotFoundError:  # the job, or the dead job it became, was deleted
         return {"state": "gone"}
     return {
-        "state": report.state,  # "queued", "running", "done", "failed" or "cancelled"
+        "state": report.state,  # "queued", "running", "cancelling", "done", "failed", "cancelled"
         "percent": report.progress_percent,  # 0..100, or None before the first report
         "message": report.progress_message,  # "200 of 300 rows written"
         "error": report.error,  # "ConnectionError: timed out" for failed jobs, and for retries
