@@ -15,4 +15,8 @@ collect_ignore = [
     "charts",
     "operating",
     "pause",
+    "cancel",
+    "flow",
+    "limits",
+    "workflows",
 ]
