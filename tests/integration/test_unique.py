@@ -64,6 +64,7 @@ def test_the_derived_key_ignores_keyword_order_and_a_given_key_wins():
     assert tasks.add.using(unique_for=60, idempotency_key="k").enqueue(5, 5).id == keyed.id
 
 
+@pytest.mark.postgres
 def test_the_done_look_up_has_an_index_path():
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")
