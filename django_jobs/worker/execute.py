@@ -16,7 +16,7 @@ from asgiref.sync import async_to_sync
 from django.db import connection
 
 from .. import db, registry, validation
-from ..exceptions import OpenTransactionError, SerializationError
+from ..exceptions import InvalidJobOptionsError, OpenTransactionError, SerializationError
 from ..models import Job
 from ..outcome import Failed, Outcome, Snoozed, Succeeded
 from ..snooze import Snooze
@@ -53,15 +53,28 @@ def execute(job: Job) -> Outcome:
         db.drop_unusable_connection()
     if error is not None:
         if isinstance(error, Snooze):
-            return Snoozed(error.seconds, duration)
+            return snoozed(error, duration)
         return Failed(error, duration)
     if isinstance(result, Snooze):
-        return Snoozed(result.seconds, duration)
+        return snoozed(result, duration)
     try:
         result_json = encode_result(job, result)
     except SerializationError as exc:
         return Failed(exc, duration)
     return Succeeded(result, result_json, duration)
+
+
+def snoozed(request: Snooze, duration: float) -> Snoozed | Failed:
+    """Return ``Snoozed`` for a task's ``Snooze``, or ``Failed`` if its ``seconds`` is bad.
+
+    Checked again here: task code may subclass ``Snooze`` without calling its constructor, or
+    change ``seconds`` after it, and that must fail the attempt, not the worker.
+    """
+    try:
+        seconds = validation.check_snooze_seconds(getattr(request, "seconds", None))
+    except InvalidJobOptionsError as exc:
+        return Failed(exc, duration)
+    return Snoozed(seconds, duration)
 
 
 def _call(job: Job) -> Any:
