@@ -147,3 +147,38 @@ def test_debounces_at_the_same_instant_leave_one_queued_job_with_one_of_their_ca
     assert len({o["value"] for o in outcomes}) == 1, outcomes
     [job] = Job.objects.filter(task_path="tests.tasks.reindex")
     assert job.status == JobStatus.QUEUED and len(job.args[0]) == 1
+
+
+def test_a_debounce_racing_a_claim_changes_the_queued_job_or_adds_one_never_the_running_one(
+    race_steps,
+):
+    replaced = added = skipped = 0
+    for _ in range(ROUNDS * 2):
+        Job.objects.all().delete()
+        first = tasks.reindex.enqueue([0])
+        Job.objects.filter(id=first.id).update(run_at=timezone.now())  # ready for the claim
+        claimed, debounced = race_steps(("claim_calls", [first.id]), ("debounce", []))
+        assert claimed["outcome"] == debounced["outcome"] == "ok", (claimed, debounced)
+        if not claimed["value"]:
+            # The claim skipped the row the debounce held locked: the job stays queued, replaced.
+            assert debounced["value"] == first.id
+            row = Job.objects.get(id=first.id)
+            assert row.status == JobStatus.QUEUED and row.args != [[0]]
+            skipped += 1
+            continue
+        [(claimed_id, args_at_claim)] = claimed["value"]
+        assert claimed_id == first.id
+        running = Job.objects.get(id=first.id)
+        assert running.status == JobStatus.RUNNING
+        # Whichever came first, the running job runs the call it was claimed with.
+        assert running.args == args_at_claim, (running.args, args_at_claim)
+        if debounced["value"] == first.id:  # the debounce replaced the call before the claim
+            assert args_at_claim != [[0]]
+            assert Job.objects.filter(task_path=first.task_path).count() == 1
+            replaced += 1
+        else:  # the claim came first: the new call is a new queued job
+            new = Job.objects.get(id=debounced["value"])
+            assert new.status == JobStatus.QUEUED and new.args != [[0]]
+            assert args_at_claim == [[0]]
+            added += 1
+    print(f"\ndebounce before the claim {replaced}x, after it {added}x, skipped {skipped}x")
