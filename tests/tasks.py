@@ -144,3 +144,12 @@ def sync_account(account_id: int) -> int:
 def reindex(document_ids: list[int]) -> list[int]:
     """Debounced: calls within a minute of each other make one job with the latest arguments."""
     return document_ids
+
+
+@job
+def enqueue_unique_sync(key: str) -> int:
+    """Enqueue ``sync_account(42)`` (unique for an hour; ahead of the queue, so it is done while
+    the other enqueuers still run) from a worker; record the id it got."""
+    found = sync_account.using(priority=50).enqueue(42).id
+    Execution.objects.create(key=key, attempt=found, worker_pid=os.getpid())
+    return found
