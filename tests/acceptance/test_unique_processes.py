@@ -20,13 +20,13 @@ WORKERS, CONCURRENCY, ENQUEUERS = 3, 2, 60
 
 
 def test_enqueues_from_three_workers_agree_on_one_unique_job(start_worker):
-    ids = [tasks.enqueue_unique_sync.enqueue(f"e{n}").id for n in range(ENQUEUERS)]
     workers = [
         start_worker("--concurrency", str(CONCURRENCY), "--worker-id", f"w{n}")
         for n in range(WORKERS)
     ]
     for proc in workers:
         proc.wait_until_started()
+    ids = [tasks.enqueue_unique_sync.enqueue(f"e{n}").id for n in range(ENQUEUERS)]
     wait_for(
         lambda: (
             Job.objects.filter(id__in=ids, status=JobStatus.DONE).count() == ENQUEUERS

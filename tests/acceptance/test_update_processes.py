@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from django_jobs import update_queued
+from django_jobs import enqueue_many, update_queued
 from django_jobs.models import DeadJob, Job, JobStatus
 from tests import tasks
 from tests.conftest import wait_for
@@ -22,13 +22,14 @@ WORKERS, CONCURRENCY, JOBS = 3, 2, 150
 
 
 def test_updates_never_change_a_job_that_three_workers_claimed(start_worker):
-    ids = [tasks.priority_holds.enqueue(0.02).id for _ in range(JOBS)]
     workers = [
         start_worker("--concurrency", str(CONCURRENCY), "--worker-id", f"w{n}")
         for n in range(WORKERS)
     ]
     for proc in workers:
         proc.wait_until_started()
+    # All at once (one transaction), each long enough that many wait while the updates run.
+    ids = enqueue_many(tasks.priority_holds, [(0.1,)] * JOBS)
     priorities = itertools.cycle(range(-50, 51, 7))
     changed = []
 
