@@ -89,7 +89,7 @@ def update_queued(
     same instant is never changed while it runs (it is either changed first, then claimed, or
     claimed and left alone). ``None`` leaves a field as it is. Raises
     ``InvalidJobOptionsError`` for a bad value or selection, having run no SQL. Runs in the
-    caller's transaction, if any; safe to repeat.
+    caller's transaction, if any; safe to repeat. River's ``JobUpdate`` is the model.
     """
     changes = queued_changes(run_at=run_at, priority=priority, queue=queue)
     selection = job_selection(jobs)

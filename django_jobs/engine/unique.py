@@ -53,7 +53,8 @@ def insert_unique(
     ``unique_for`` seconds of the database's clock (through ``django_jobs_job_done_key_idx``).
     Dead-lettered and cancelled jobs do not hold it. The done look-up runs again after the
     INSERT, inside its savepoint: a holder that finished while the INSERT waited on the index is
-    found, and the INSERT rolled back. Database errors propagate.
+    found, and the INSERT rolled back. Database errors propagate. Oban's ``unique: [period:]``
+    is the model.
     """
     key = values["idempotency_key"]
     done = _done_within(key, unique_for).first()
@@ -86,7 +87,7 @@ def debounce(values: Mapping[str, Any], encoded: Mapping[str, str]) -> tuple[Job
     returned. Enqueuers of one key take turns on a transaction-level advisory lock of that key
     (held to the end of the caller's transaction, as an INSERT waits on a unique index), so
     two at the same instant make one job. Needs no transaction of the caller's (opens one).
-    Database errors propagate.
+    Database errors propagate. Oban's unique ``replace`` option is the model.
     """
     key = values["debounce_key"]
     with transaction.atomic(using=sql.alias()):
