@@ -96,8 +96,8 @@ class Job(models.Model):
     backoff_base_seconds = models.FloatField(null=True, blank=True)
     backoff_max_seconds = models.FloatField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
-    # A debounced job's key (Task.using(debounce_seconds=...)): unique among queued jobs only, so
-    # a new call while the job runs is a new job rather than lost.
+    # A debounced job's key (Task.using(debounce_seconds=...)): held by queued jobs only, so a
+    # new call while the job runs is a new job rather than lost.
     debounce_key = models.CharField(max_length=255, null=True, blank=True)
     # At most concurrency_limit jobs of one concurrency_key run at once (engine/limits.py).
     concurrency_key = models.CharField(max_length=255, null=True, blank=True)
@@ -179,6 +179,15 @@ class Job(models.Model):
                 condition=Q(workflow__isnull=False),
                 name="django_jobs_job_workflow_idx",
             ),
+            # The debounce's look-up of the queued job holding its key. Not unique: a job that
+            # started and comes back to the queue (a retry, a snooze) may meet a newer call's
+            # job there, and its write must not fail for it; enqueuers serialise on an advisory
+            # lock instead (engine.debounce).
+            models.Index(
+                fields=["debounce_key"],
+                condition=Q(status="queued", debounce_key__isnull=False),
+                name="django_jobs_job_debounce_idx",
+            ),
         ]
         constraints = [
             # One live job per key: a concurrent second enqueue waits on this index, then finds the
@@ -187,13 +196,6 @@ class Job(models.Model):
                 fields=["idempotency_key"],
                 condition=Q(status__in=["queued", "running"]),
                 name="django_jobs_job_live_idempotency_key",
-            ),
-            # One queued job per debounce key: a concurrent second debounce waits on this index,
-            # then updates the first job's call instead of inserting beside it.
-            models.UniqueConstraint(
-                fields=["debounce_key"],
-                condition=Q(status="queued"),
-                name="django_jobs_job_queued_debounce_key",
             ),
             models.CheckConstraint(
                 condition=Q(priority__gte=-100, priority__lte=100),

@@ -1,8 +1,9 @@
 """``update_queued``: change when, how urgently or where queued jobs run, before a worker does.
 
 The values are checked by the same validators as ``enqueue``'s, before any SQL; the write is one
-guarded UPDATE in ``django_jobs.engine``. River's ``JobUpdate`` and Oban's ``Oban.update_job``
-offer the same for jobs not yet executing.
+guarded UPDATE in ``django_jobs.engine``. Oban's unique ``replace`` option changes the
+``scheduled_at``, ``priority`` or ``queue`` of a job not yet executing as it inserts a duplicate;
+this does the same at any time, for jobs chosen by id or queryset.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def update_queued(
     same instant is never changed while it runs (it is either changed first, then claimed, or
     claimed and left alone). ``None`` leaves a field as it is. Raises
     ``InvalidJobOptionsError`` for a bad value or selection, having run no SQL. Runs in the
-    caller's transaction, if any; safe to repeat.
+    caller's transaction, if any; safe to repeat. Oban's unique ``replace`` option is the model.
     """
     changes = queued_changes(run_at=run_at, priority=priority, queue=queue)
     selection = job_selection(jobs)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from django_jobs import JobContext, job
+from django_jobs import JobContext, Snooze, job
 
 from .models import Execution, Order
 
@@ -123,3 +123,22 @@ def sleep_then_rerun_waits(
     while not Path(path).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     return os.getpid()
+
+
+class _BareSnooze(Snooze):
+    """A snooze whose constructor never ran: it has no ``seconds``."""
+
+    def __init__(self) -> None:
+        Exception.__init__(self, "bare")
+
+
+@job(max_attempts=1)
+def snooze_without_seconds() -> None:
+    raise _BareSnooze()
+
+
+@job(max_attempts=1)
+def returns_snooze_spoiled_after() -> Snooze:
+    spoiled = Snooze(5)
+    spoiled.seconds = float("nan")
+    return spoiled

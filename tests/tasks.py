@@ -179,3 +179,26 @@ def limited_sleep(seconds: float = 0.0) -> float:
     """At most one runs at once per concurrency key (``using(concurrency_key=...)``)."""
     time.sleep(seconds)
     return seconds
+
+
+@job
+def enqueue_unique_sync(key: str) -> int:
+    """Enqueue ``sync_account(42)`` (unique for an hour; ahead of the queue, so it is done while
+    the other enqueuers still run) from a worker; record the id it got."""
+    found = sync_account.using(priority=50).enqueue(42).id
+    Execution.objects.create(key=key, attempt=found, worker_pid=os.getpid())
+    return found
+
+
+@job(max_attempts=1, takes_context=True)
+def priority_holds(context: JobContext, seconds: float) -> int:
+    """Fail if this running job's priority changes while it runs (an update must not touch it)."""
+    from django_jobs.models import Job
+
+    row = Job.objects.filter(id=context.job_id)
+    before = row.values_list("priority", flat=True).get()
+    time.sleep(seconds)
+    after = row.values_list("priority", flat=True).get()
+    if after != before:
+        raise RuntimeError(f"priority changed from {before} to {after} while running")
+    return before

@@ -11,8 +11,8 @@ transition           from -> to                guard
 insert               (new) -> queued           the idempotency key's partial unique index
 insert_unique        (new) -> queued           as insert, and no done job with the key within
                                                ``unique_for`` seconds (the database's clock)
-debounce             queued (call, run_at) or  ``status = 'queued'``, the debounce key's
-                     (new) -> queued           partial unique index (queued jobs only)
+debounce             queued (call, run_at) or  ``status = 'queued'``; enqueuers of a key take
+                     (new) -> queued           turns on its advisory lock
 claim                queued -> running         ready, SKIP LOCKED; new lease token, not yet started
 claim_limited        queued -> running         as claim, and started; under each key's and limited
                                                queue's advisory lock, below its limit (counted

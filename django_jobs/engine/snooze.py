@@ -33,7 +33,8 @@ def snooze(job: Job, seconds: float, *, now: datetime | None = None) -> SnoozeRe
     snoozed: its attempt fails with ``SnoozeLimitError`` through ``fail`` (retried or
     dead-lettered): the record then carries ``fail``'s ``FailRecord`` in ``failed`` and the
     error. The limit is also in the WHERE clause, so no writer can take a row past it. ``job``
-    is updated in memory. Database errors propagate; the write is safe to repeat.
+    is updated in memory. Database errors propagate; the write is safe to repeat. Oban's
+    ``{:snooze, seconds}`` is the model.
     """
     now = now or timezone.now()
     limit = jobs_settings.MAX_SNOOZES

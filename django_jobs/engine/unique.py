@@ -3,7 +3,8 @@
 
 Both start from validated values (``django_jobs.enqueue``) and join the caller's transaction.
 Oban's unique jobs (a period over worker, args and queue) and its ``replace`` option are the
-models; the indexes, not a look-up, settle races between enqueuers.
+models; the database, not a look-up, settles races between enqueuers (a unique index for
+``insert_unique``, an advisory lock for ``debounce``).
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from ..exceptions import InvalidJobOptionsError
 from ..models import Job, JobStatus
 from . import sql
-from .insert import KEY_SETTLE_ATTEMPTS, insert_call
+from .insert import insert_call
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -53,7 +53,8 @@ def insert_unique(
     ``unique_for`` seconds of the database's clock (through ``django_jobs_job_done_key_idx``).
     Dead-lettered and cancelled jobs do not hold it. The done look-up runs again after the
     INSERT, inside its savepoint: a holder that finished while the INSERT waited on the index is
-    found, and the INSERT rolled back. Database errors propagate.
+    found, and the INSERT rolled back. Database errors propagate. Oban's ``unique: [period:]``
+    is the model.
     """
     key = values["idempotency_key"]
     done = _done_within(key, unique_for).first()
@@ -72,35 +73,52 @@ def insert_unique(
     return job, True
 
 
+#: The first key of the debounce's advisory locks (two-int form: apart from one-bigint locks).
+DEBOUNCE_LOCK_CLASS = 0x646A
+
+
 def debounce(values: Mapping[str, Any], encoded: Mapping[str, str]) -> tuple[Job, bool]:
     """Replace the call of the queued job holding ``values["debounce_key"]``, or INSERT one.
 
-    With a queued holder: one UPDATE guarded by ``status = 'queued'`` sets its ``args``,
-    ``kwargs`` and ``run_at`` to the new ones and ``(holder, False)`` is returned. Without one
-    (none, or it was claimed meanwhile: a running job does not hold a debounce key) the job is
-    inserted in a savepoint and ``(job, True)`` returned; an enqueuer that inserted first at the
-    same instant wins the queued-key index, and this call then replaces that job's call. Raises
-    ``InvalidJobOptionsError`` if the key kept changing hands, database errors otherwise.
+    With a queued holder (the newest, if a retried or snoozed one came back beside it): one
+    UPDATE guarded by ``status = 'queued'`` sets its ``args``, ``kwargs`` and ``run_at`` to the
+    new ones and ``(holder, False)`` is returned. Without one (none, or it was claimed meanwhile:
+    a running job does not hold a debounce key) the job is inserted and ``(job, True)``
+    returned. Enqueuers of one key take turns on a transaction-level advisory lock of that key
+    (held to the end of the caller's transaction, as an INSERT waits on a unique index), so
+    two at the same instant make one job. Needs no transaction of the caller's (opens one).
+    Database errors propagate. Oban's unique ``replace`` option is the model.
     """
     key = values["debounce_key"]
-    for _ in range(KEY_SETTLE_ATTEMPTS):
+    with transaction.atomic(using=sql.alias()):
+        if sql.postgresql():
+            sql.execute_returning(
+                "SELECT 1 FROM pg_advisory_xact_lock(%s, hashtext(%s))",
+                [DEBOUNCE_LOCK_CLASS, key],
+            )
         job = _replace_queued(key, encoded, values["run_at"])
         if job is not None:
             return job, False
-        try:
-            with transaction.atomic(using=sql.alias()):
-                return insert_call(values, encoded)
-        except IntegrityError:
-            continue  # another debounce inserted the queued job first: replace its call
-    raise InvalidJobOptionsError(f"Could not settle debounce key {key!r}: it kept changing hands.")
+        return insert_call(values, encoded)
 
 
 def _replace_queued(key: str, encoded: Mapping[str, str], run_at: Any) -> Job | None:
     jsonb = "::jsonb" if sql.postgresql() else ""
+    table = sql.table()
+    # The status guard is re-checked on the row itself: a holder claimed since the subquery
+    # chose it is left alone, and the call becomes a new job.
     rows = sql.execute_returning(
-        f"UPDATE {sql.table()} SET args = %s{jsonb}, kwargs = %s{jsonb}, run_at = %s "
-        "WHERE debounce_key = %s AND status = %s RETURNING id",
-        [encoded["args"], encoded["kwargs"], sql.prep("run_at", run_at), key, JobStatus.QUEUED],
+        f"UPDATE {table} SET args = %s{jsonb}, kwargs = %s{jsonb}, run_at = %s "
+        f"WHERE status = %s AND id = (SELECT max(id) FROM {table} "
+        "WHERE debounce_key = %s AND status = %s) RETURNING id",
+        [
+            encoded["args"],
+            encoded["kwargs"],
+            sql.prep("run_at", run_at),
+            JobStatus.QUEUED,
+            key,
+            JobStatus.QUEUED,
+        ],
     )
     if not rows:
         return None

@@ -27,13 +27,6 @@ OVERRIDES = json.dumps({"MAX_SNOOZES": MAX_SNOOZES, "POLL_INTERVAL_SECONDS": 0.2
 
 
 def test_snoozes_across_three_workers_cost_no_attempt_and_stop_at_max_snoozes(start_worker):
-    snoozing = [
-        tasks.snooze_checked.enqueue(f"s{n}", times=TIMES, seconds=1).id for n in range(SNOOZING)
-    ]
-    forever = [
-        tasks.snooze_checked.using(max_attempts=1).enqueue(f"f{n}", times=99, seconds=0.5).id
-        for n in range(FOREVER)
-    ]
     workers = [
         start_worker("--concurrency", str(CONCURRENCY), "--worker-id", f"w{n}",
                      DJANGO_JOBS_TEST_OVERRIDES=OVERRIDES)
@@ -41,6 +34,13 @@ def test_snoozes_across_three_workers_cost_no_attempt_and_stop_at_max_snoozes(st
     ]  # fmt: skip
     for proc in workers:
         proc.wait_until_started()
+    snoozing = [
+        tasks.snooze_checked.enqueue(f"s{n}", times=TIMES, seconds=1).id for n in range(SNOOZING)
+    ]
+    forever = [
+        tasks.snooze_checked.using(max_attempts=1).enqueue(f"f{n}", times=99, seconds=0.5).id
+        for n in range(FOREVER)
+    ]
 
     def settled() -> bool:
         done = Job.objects.filter(id__in=snoozing, status=JobStatus.DONE).count()

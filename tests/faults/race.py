@@ -9,7 +9,8 @@ one JSON line: ``{"outcome": "ok", "value": ...}``, ``{"outcome": "error", "erro
 STEP is ``replay`` (ids of dead jobs), ``cancel`` or ``run_now`` (ids of jobs), ``rescue`` or
 ``lead`` (take the pruner role as ``racer-<pid>``: the value is whether it was taken),
 ``claim`` (a worker's claim of up to as many jobs as ids given: the value is each claimed job's
-``[id, priority]`` as the claim saw it), ``update`` (``update_queued(ids, priority=7)``: the
+``[id, priority]`` as the claim saw it), ``claim_calls`` (the same, giving ``[id, args]``),
+``update`` (``update_queued(ids, priority=7)``: the
 count), ``unique`` (enqueue ``tests.tasks.sync_account(42)``, unique for an hour: the job id) and
 ``debounce`` (enqueue ``tests.tasks.reindex([pid])``, debounced: the job id),
 ``complete_member`` (ids of running workflow members, completed under their current lease;
@@ -56,6 +57,7 @@ def _step(name: str, api: str) -> Callable[[list[int]], Any]:
         "rescue": lambda ids: _describe_rescue(rescue()),
         "lead": lambda ids: _lead(),
         "claim": _claim,
+        "claim_calls": _claim_calls,
         "update": _update,
         "unique": lambda ids: _tasks().sync_account.enqueue(42).id,
         "debounce": lambda ids: _tasks().reindex.enqueue([_pid()]).id,
@@ -85,6 +87,13 @@ def _claim(ids: list[int]) -> list[list[int]]:
 
     jobs = engine.claim(worker_id="racer", limit=len(ids), lease_seconds=300, start_first=0)
     return [[job.id, job.priority] for job in jobs]
+
+
+def _claim_calls(ids: list[int]) -> list[list[Any]]:
+    from django_jobs import engine  # type: ignore[attr-defined]
+
+    jobs = engine.claim(worker_id="racer", limit=max(1, len(ids)), lease_seconds=300)
+    return [[job.id, job.args] for job in jobs]
 
 
 def _update(ids: list[int]) -> int:

@@ -64,3 +64,13 @@ def test_the_action_needs_its_own_permission(admin_client_for):  # noqa: F811
     assert Job.objects.get(id=job.id).priority == 0
     post(changer, [job], apply="Change jobs", priority="5")
     assert Job.objects.get(id=job.id).priority == 5
+
+
+def test_a_snoozed_job_shows_as_queued_and_snoozed_with_its_snoozes(admin_client):
+    job = tasks.add.enqueue(1, 1)
+    Job.objects.filter(id=job.id).update(
+        snoozes=2, run_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    )
+    page = admin_client.get(reverse("admin:django_jobs_job_change", args=[job.id]))
+    text = page.content.decode()
+    assert "queued (snoozed in" in text and "0/20 (2 snoozes)" in text

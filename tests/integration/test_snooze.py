@@ -16,7 +16,7 @@ from django_jobs.signals import job_snoozed
 from django_jobs.status import get_status
 from django_jobs.worker import Worker
 from django_jobs.worker.observers import Observer
-from tests import tasks
+from tests import hostile_tasks, tasks
 from tests.models import Execution
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -127,3 +127,14 @@ def test_the_worker_signals_and_observes_a_snooze():
     job.refresh_from_db()
     assert seen == [(job.id, 120.0, job.run_at)]
     assert outcomes == ["snoozed"]
+
+
+@pytest.mark.parametrize(
+    "task", [hostile_tasks.snooze_without_seconds, hostile_tasks.returns_snooze_spoiled_after]
+)
+def test_a_hostile_snooze_fails_its_attempt_and_not_the_worker(task):
+    job = task.enqueue()
+    run_until_idle()
+    dead = DeadJob.objects.get(job_id=job.id)
+    assert dead.exception_class == "django_jobs.exceptions.InvalidJobOptionsError"
+    assert "Snooze seconds must be a finite number" in dead.message

@@ -7,10 +7,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_jobs import enqueue_many
+from django_jobs import engine, enqueue_many
 from django_jobs.engine import claim
 from django_jobs.exceptions import InvalidJobOptionsError
 from django_jobs.models import DeadJob, Job, JobStatus
+from django_jobs.outcome import Recorded
 from tests import tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,6 +64,7 @@ def test_the_derived_key_ignores_keyword_order_and_a_given_key_wins():
     assert tasks.add.using(unique_for=60, idempotency_key="k").enqueue(5, 5).id == keyed.id
 
 
+@pytest.mark.postgres
 def test_the_done_look_up_has_an_index_path():
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")
@@ -131,3 +133,21 @@ def test_conflicting_options_are_refused_before_any_sql():
         with pytest.raises(InvalidJobOptionsError, match="enqueue_many does not take"):
             enqueue_many(tasks.sync_account, [(1,), (2,)])
     assert len(queries) == 0
+
+
+def test_a_debounced_job_that_comes_back_to_the_queue_beside_a_newer_one_is_written():
+    first = tasks.reindex.enqueue([1])
+    Job.objects.filter(id=first.id).update(run_at=timezone.now())
+    [running] = claim(worker_id="w", limit=1, lease_seconds=60, start_first=1)
+    second = tasks.reindex.enqueue([2])
+    # The first job's attempt fails: it is queued again for its retry beside the second.
+    record = engine.fail(running, RuntimeError("boom"))
+    assert record.recorded is Recorded.RETRIED
+    assert set(Job.objects.filter(debounce_key=first.debounce_key).values_list("id", "status")) == {
+        (first.id, JobStatus.QUEUED),
+        (second.id, JobStatus.QUEUED),
+    }
+    # A new call replaces the newest queued holder's call, not the retry's.
+    assert tasks.reindex.enqueue([3]).id == second.id
+    assert Job.objects.get(id=first.id).args == [[1]]
+    assert Job.objects.get(id=second.id).args == [[3]]
