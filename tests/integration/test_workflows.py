@@ -365,3 +365,14 @@ def test_jobs_show_gives_a_members_workflow_and_place():
         data = json.loads(out.getvalue())
         shown[data["kind"]] = (data["workflow_id"], data["workflow_position"])
     assert shown == {"job": (workflow.id, 0), "dead": (workflow.id, 1)}
+
+
+def test_a_django_tasks_task_is_refused_as_a_step_before_any_sql(django_assert_num_queries):
+    from django_jobs.exceptions import InvalidTaskError
+    from tests import tasks_django
+
+    with django_assert_num_queries(0):
+        with pytest.raises(InvalidTaskError, match="through its own API"):
+            django_jobs.call(tasks_django.add, 1, 2)
+        with pytest.raises(InvalidJobOptionsError, match="not a call"):
+            django_jobs.group([tasks_django.add.call(1, 2)])  # Django's call() ran it: 3
