@@ -123,3 +123,11 @@ def fails_until_allowed(key: str) -> str:
     if not Execution.objects.filter(key=f"allow-{key}").exists():
         raise PermanentError(f"{key} not allowed yet")
     return key
+
+
+@job
+def slow_square(n: int, seconds: float) -> int:
+    """A group member that takes a while: records each run under ``square-<n>``."""
+    Execution.objects.create(key=f"square-{n}", worker_pid=os.getpid())
+    time.sleep(seconds)
+    return n * n
