@@ -24,7 +24,7 @@ from .exceptions import (
     WorkerLostError,
 )
 from .task import Task, aenqueue, enqueue, enqueue_many, job
-from .workflows import Call, call, chain, group
+from .workflows import Call, achain, agroup, call, chain, group
 
 if TYPE_CHECKING:
     from .context import JobContext
@@ -49,7 +49,9 @@ __all__ = [
     "UnknownTaskError",
     "WorkerLostError",
     "__version__",
+    "achain",
     "aenqueue",
+    "agroup",
     "call",
     "chain",
     "enqueue",

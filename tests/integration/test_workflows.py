@@ -163,14 +163,16 @@ def test_unknown_workflow_status_is_a_clear_error():
         django_jobs.get_workflow_status(123)
 
 
-def test_workflow_status_has_an_async_twin():
+def test_group_chain_and_status_have_async_twins():
     from asgiref.sync import async_to_sync
 
     from django_jobs.status import aget_workflow_status
 
-    workflow = django_jobs.group([tasks.square.call(1)])
+    workflow = async_to_sync(django_jobs.agroup)([tasks.square.call(1)])
     status = async_to_sync(aget_workflow_status)(workflow.id)
     assert (status.state, status.total, status.done) == ("running", 1, 0)
+    chained = async_to_sync(django_jobs.achain)(tasks.square.call(2), tasks.square.call())
+    assert Job.objects.get(workflow=chained).args == [2]
 
 
 def test_done_members_of_an_unfinished_workflow_are_not_pruned():
