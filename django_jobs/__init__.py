@@ -28,7 +28,7 @@ from .exceptions import (
 )
 from .snooze import Snooze
 from .task import Task, aenqueue, enqueue, enqueue_many, job
-from .workflows import Call, call, chain, group
+from .workflows import Call, achain, agroup, call, chain, group
 
 if TYPE_CHECKING:
     from .cancellation import cancel_requested, check_cancelled
@@ -58,7 +58,9 @@ __all__ = [
     "UnknownTaskError",
     "WorkerLostError",
     "__version__",
+    "achain",
     "aenqueue",
+    "agroup",
     "call",
     "cancel_requested",
     "chain",

@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from .enqueue import call_values
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
     from .models import Workflow
 
-__all__ = ["Call", "call", "chain", "group"]
+__all__ = ["Call", "achain", "agroup", "call", "chain", "group"]
 
 #: The most jobs one workflow may hold: a group's callback gets every result in one argument.
 MAX_WORKFLOW_JOBS = 10_000
@@ -78,6 +79,16 @@ def group(calls: Iterable[Call], *, then: Call | None = None) -> Workflow:
     first = [_member(c, f"member {n}", now) for n, c in enumerate(members)]
     later = [] if then is None else [_later(_calls([then], "then")[0], "then")]
     return _insert("group", first, later)
+
+
+async def achain(*calls: Call) -> Workflow:
+    """Async twin of ``chain``; same arguments, result and errors."""
+    return await sync_to_async(chain)(*calls)
+
+
+async def agroup(calls: Iterable[Call], *, then: Call | None = None) -> Workflow:
+    """Async twin of ``group``; same arguments, result and errors."""
+    return await sync_to_async(group)(calls, then=then)
 
 
 def _calls(calls: Iterable[Any], what: str) -> list[Call]:

@@ -202,3 +202,11 @@ def priority_holds(context: JobContext, seconds: float) -> int:
     if after != before:
         raise RuntimeError(f"priority changed from {before} to {after} while running")
     return before
+
+
+@job
+def slow_square(n: int, seconds: float) -> int:
+    """A group member that takes a while: records each run under ``square-<n>``."""
+    Execution.objects.create(key=f"square-{n}", worker_pid=os.getpid())
+    time.sleep(seconds)
+    return n * n

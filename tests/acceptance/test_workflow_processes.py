@@ -98,3 +98,35 @@ def test_chains_run_each_step_once_in_order_across_workers(start_worker):
         for name in names:
             assert Execution.objects.filter(key=f"step-{name}").count() == 1, name
     assert len(seen_workers) > 1, seen_workers
+
+
+def test_a_worker_killed_during_the_fan_in_leaves_one_callback_with_every_result(start_worker):
+    members = 300
+    workers = start_workers(start_worker)
+    workflow = django_jobs.group(
+        [tasks.slow_square.call(n, 0.02) for n in range(members)],
+        then=tasks.collect.call(key="after-kill"),
+    )
+    done = Job.objects.filter(workflow=workflow, status=JobStatus.DONE)
+    wait_for(lambda: done.count() >= members // 3, timeout=300, what="a third of the members")
+    workers[0].kill()  # SIGKILL: its running members are rescued once their leases expire
+    callback = Job.objects.filter(workflow=workflow, workflow_position=members)
+    wait_for(
+        lambda: callback.filter(status=JobStatus.DONE).exists(),
+        timeout=600,
+        what="the callback to run after the kill",
+        describe=lambda: django_jobs.get_workflow_status(workflow.id),
+    )
+    stop(workers[1:])
+    [job] = callback
+    assert job.args == [[n * n for n in range(members)]]
+    assert list(Execution.objects.filter(key="after-kill").values_list("attempt", flat=True)) == [
+        members
+    ]
+    workflow.refresh_from_db()
+    assert workflow.pending == 0
+    # Every member ran at least once; those the killed worker held may have run twice, and
+    # each still counted once.
+    runs = Execution.objects.filter(key__startswith="square-")
+    assert set(runs.values_list("key", flat=True)) == {f"square-{n}" for n in range(members)}
+    print(f"\nmember runs: {runs.count()} for {members} members")

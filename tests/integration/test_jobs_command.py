@@ -274,7 +274,7 @@ def test_show_prints_every_field_the_last_error_and_its_traceback(board):
     code, out, _ = jobs("show", str(job.id))
     assert code == 0
     for field in Job._meta.concrete_fields:
-        assert f"│ {field.name} " in out, field.name
+        assert f"│ {field.attname} " in out, field.attname
     assert "Last error: KeyError: 'x'" in out
     assert "KeyError: 'x' [sic]" in out  # the traceback, printed as is
 
@@ -283,7 +283,7 @@ def test_show_json_of_a_job_and_of_a_dead_job_found_by_its_job_id(board):
     code, shown = jobs_json("show", str(board["running"].id))
     assert code == 0 and shown["kind"] == "job" and shown["status"] == "running"
     assert shown["queue"] == "mail" and shown["last_error"] is None
-    assert set(shown) >= {f.name for f in Job._meta.concrete_fields}
+    assert set(shown) >= {f.attname for f in Job._meta.concrete_fields}
     dead = board["dead"]
     code, shown = jobs_json("show", str(dead.job_id))
     assert code == 0 and shown["kind"] == "dead" and shown["id"] == dead.job_id

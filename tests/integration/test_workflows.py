@@ -163,14 +163,16 @@ def test_unknown_workflow_status_is_a_clear_error():
         django_jobs.get_workflow_status(123)
 
 
-def test_workflow_status_has_an_async_twin():
+def test_group_chain_and_status_have_async_twins():
     from asgiref.sync import async_to_sync
 
     from django_jobs.status import aget_workflow_status
 
-    workflow = django_jobs.group([tasks.square.call(1)])
+    workflow = async_to_sync(django_jobs.agroup)([tasks.square.call(1)])
     status = async_to_sync(aget_workflow_status)(workflow.id)
     assert (status.state, status.total, status.done) == ("running", 1, 0)
+    chained = async_to_sync(django_jobs.achain)(tasks.square.call(2), tasks.square.call())
+    assert Job.objects.get(workflow=chained).args == [2]
 
 
 def test_done_members_of_an_unfinished_workflow_are_not_pruned():
@@ -365,3 +367,14 @@ def test_jobs_show_gives_a_members_workflow_and_place():
         data = json.loads(out.getvalue())
         shown[data["kind"]] = (data["workflow_id"], data["workflow_position"])
     assert shown == {"job": (workflow.id, 0), "dead": (workflow.id, 1)}
+
+
+def test_a_django_tasks_task_is_refused_as_a_step_before_any_sql(django_assert_num_queries):
+    from django_jobs.exceptions import InvalidTaskError
+    from tests import tasks_django
+
+    with django_assert_num_queries(0):
+        with pytest.raises(InvalidTaskError, match="through its own API"):
+            django_jobs.call(tasks_django.add, 1, 2)
+        with pytest.raises(InvalidJobOptionsError, match="not a call"):
+            django_jobs.group([tasks_django.add.call(1, 2)])  # Django's call() ran it: 3
