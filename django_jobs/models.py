@@ -90,7 +90,8 @@ class Job(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=20)
     # Times the task snoozed (django_jobs.Snooze); bounded by DJANGO_JOBS["MAX_SNOOZES"].
-    snoozes = models.PositiveIntegerField(default=0)
+    # A default in the database too: rows written by other SQL (imports, tools) stay valid.
+    snoozes = models.PositiveIntegerField(default=0, db_default=0)
     timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
     # Per-job backoff (the django.tasks backend's OPTIONS); None takes DJANGO_JOBS' BACKOFF_*.
     backoff_base_seconds = models.FloatField(null=True, blank=True)
