@@ -22,7 +22,7 @@ from django_jobs.worker import Worker
 from django_jobs.worker.listen import Listener
 from tests import tasks
 from tests.conftest import wait_for
-from tests.pgbouncer import PgBouncer, default_through, free_port
+from tests.pgbouncer import PgBouncer, default_through, free_port, skip_or_fail_without_pgbouncer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -117,6 +117,7 @@ def server_sessions(bouncer: PgBouncer, dbname: str) -> dict[int, tuple[object, 
 def test_a_worker_through_pgbouncer_leaves_no_session_state_behind(tmp_path: Path):
     # A PgBouncer of its own, so that no other test's leftovers are on its server connections.
     # PgBouncer fills a pool to min_pool_size while a client is connected: one stays connected.
+    skip_or_fail_without_pgbouncer()
     name = connection.settings_dict["NAME"]
     with PgBouncer(tmp_path) as bouncer, psycopg.connect(bouncer.url(name), autocommit=True):
         wait_for(lambda: bouncer.pools(name).get("sv_idle", 0) == bouncer.pool_size,
