@@ -133,26 +133,49 @@ def _try_lock(space: int) -> str:
 
 
 def _lock_keys(limit: int, queues: Sequence[str] | None, now: datetime) -> dict[str, int]:
-    """Return {key: its limit} for the keys with ready jobs below their limit, now locked.
+    """Return {key: limit} for the keys with ready jobs below their limit, now locked.
 
-    The running count here is a first cut from this statement's snapshot (so that saturated
-    keys do not crowd out the others); ``_room`` counts again under the lock.
+    A key's limit is that of its next job. The running count here is a first cut from this
+    statement's snapshot (so that saturated keys do not crowd out the others); ``_room`` counts
+    again under the lock.
     """
     table = sql.table()
     where, params = _filters(queues)
+    ready = [JobStatus.QUEUED, sql.prep("run_at", now), *params]
+    heads = _heads_sql(table, where) if sql.postgresql() else _heads_grouped_sql(table, where)
     rows = _fetch(
-        "SELECT g.name, g.cap FROM (SELECT k.concurrency_key AS name, k.cap FROM ("
-        f"SELECT concurrency_key, min(concurrency_limit) AS cap, max(priority) AS top, "
-        f"min(run_at) AS oldest FROM {table} WHERE status = %s AND concurrency_key IS NOT NULL "
-        f"AND run_at <= %s AND {where} GROUP BY concurrency_key) k "
+        f"WITH RECURSIVE {heads} "
+        "SELECT g.name, g.cap FROM (SELECT h.name, h.cap FROM head h "
         f"WHERE (SELECT count(*) FROM {table} r WHERE r.status = %s "
-        "AND r.concurrency_key = k.concurrency_key) < k.cap "
-        f"ORDER BY k.top DESC, k.oldest, k.concurrency_key LIMIT %s) g "
-        f"WHERE {_try_lock(KEY_LOCKS)}",
-        [JobStatus.QUEUED, sql.prep("run_at", now), *params, JobStatus.RUNNING,
-         limit + SPARE_KEYS],
+        "AND r.concurrency_key = h.name) < h.cap "
+        f"ORDER BY h.top DESC, h.oldest, h.name LIMIT %s) g WHERE {_try_lock(KEY_LOCKS)}",
+        [*ready, *(ready if sql.postgresql() else []), JobStatus.RUNNING, limit + SPARE_KEYS],
     )  # fmt: skip
     return {name: cap for name, cap in rows}
+
+
+def _heads_sql(table: str, where: str) -> str:
+    # The next job of each key, one index probe per key (a skip scan of kready, whose order
+    # puts each key's next job first): the cost follows the number of keys, not of jobs.
+    head = (
+        f"SELECT concurrency_key AS name, concurrency_limit AS cap, priority AS top, "
+        f"run_at AS oldest FROM {table} WHERE status = %s AND concurrency_key IS NOT NULL "
+        f"AND run_at <= %s AND {where} {{after}}"
+        "ORDER BY concurrency_key, priority DESC, run_at, id LIMIT 1"
+    )
+    return (
+        f"head AS (({head.format(after='')}) UNION ALL SELECT n.* FROM head h CROSS JOIN "
+        f"LATERAL ({head.format(after='AND concurrency_key > h.name ')}) n)"
+    )
+
+
+def _heads_grouped_sql(table: str, where: str) -> str:
+    # Without LATERAL (SQLite): one pass over the ready keyed jobs.
+    return (
+        f"head AS (SELECT concurrency_key AS name, min(concurrency_limit) AS cap, "
+        f"max(priority) AS top, min(run_at) AS oldest FROM {table} WHERE status = %s "
+        f"AND concurrency_key IS NOT NULL AND run_at <= %s AND {where} GROUP BY concurrency_key)"
+    )
 
 
 def _lock_queues(queues: list[str]) -> list[str]:
