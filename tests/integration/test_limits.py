@@ -136,9 +136,9 @@ def test_a_dead_job_keeps_its_key_and_replay_restores_it():
 
 
 @pytest.mark.postgres
-def test_the_plain_claim_still_walks_the_ready_index():
-    tasks.add.enqueue(1, 1)
-    keyed("a", 1)
+def test_the_plain_claim_walks_the_ready_index_past_a_keyed_backlog_without_reading_it():
+    keyed("a", 200)  # older than the plain job, so first in claim order
+    plain = tasks.add.enqueue(1, 1)
     from django_jobs.engine.claim import _claim_sql
 
     with override_settings(DJANGO_JOBS=LIMITED):
@@ -151,10 +151,14 @@ def test_the_plain_claim_still_walks_the_ready_index():
         *[timezone.now() if i in now_at else p for i, p in enumerate(params)],
     ]
     with connection.cursor() as cursor:
+        cursor.execute("ANALYZE django_jobs_job")
         cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN " + statement, params)
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + statement, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "django_jobs_job_ready_idx" in plan, plan
+    # The index holds no keyed job: none is read and filtered out.
+    assert "Rows Removed by Filter" not in plan, plan
+    assert Job.objects.get(id=plain.id).status == JobStatus.RUNNING
 
 
 def test_a_django_task_with_a_concurrency_limit_runs_one_job_at_a_time():
