@@ -48,7 +48,7 @@ from .queues import queue_limits
 
 #: Advisory lock namespaces (the first of the two int4 keys): concurrency keys, limited queues.
 KEY_LOCKS, QUEUE_LOCKS = 0x6A6B, 0x6A71
-#: Keys looked at per claim beyond the free slots: some may be locked by another worker.
+#: Keys locked per claim beyond the free slots: another worker may hold some of the first ones.
 SPARE_KEYS = 4
 
 
@@ -149,7 +149,7 @@ def _lock_keys(limit: int, queues: Sequence[str] | None, now: datetime) -> dict[
         f"WHERE (SELECT count(*) FROM {table} r WHERE r.status = %s "
         "AND r.concurrency_key = h.name) < h.cap "
         f"ORDER BY h.top DESC, h.oldest, h.name LIMIT %s) g WHERE {_try_lock(KEY_LOCKS)}",
-        [*ready, *(ready if sql.postgresql() else []), JobStatus.RUNNING, limit + SPARE_KEYS],
+        [*ready, *(ready if sql.postgresql() else []), JobStatus.RUNNING, 2 * limit + SPARE_KEYS],
     )  # fmt: skip
     return {name: cap for name, cap in rows}
 

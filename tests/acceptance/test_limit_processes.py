@@ -109,13 +109,16 @@ def test_limits_hold_at_every_sample_across_three_workers_and_no_key_blocks_anot
 
         return count
 
-    Progress(drained(others), what="all but the backlog done", stall_seconds=90).wait(
-        len(others), poll_seconds=0.005
+    # Rate-limited jobs take their time by design: left out of the head-of-line measure.
+    unpaced = ids["keyed"] + ids["narrow"] + ids["plain"]
+    Progress(drained(unpaced), what="the other keys and queues done", stall_seconds=90).wait(
+        len(unpaced), poll_seconds=0.005
     )
     # The backlog key ran one job at a time all along: most of it still waits.
     assert done(ids["backlog"]) < BACKLOG / 2, done(ids["backlog"])
-    Progress(drained(ids["backlog"]), what="the backlog done", stall_seconds=90).wait(
-        BACKLOG, poll_seconds=0.005
+    everything = others + ids["backlog"]
+    Progress(drained(everything), what="everything done", stall_seconds=90).wait(
+        len(everything), poll_seconds=0.005
     )
     for proc in workers:
         assert proc.poll() is None, proc.output()[-3000:]
