@@ -195,3 +195,15 @@ def test_a_plain_backlog_does_not_starve_keyed_jobs_in_a_worker():
         Job.objects.filter(id__in=[j.id for j in plain]).values_list("started_at", flat=True)
     )
     assert started < last_plain
+
+
+@override_settings(
+    DJANGO_JOBS={"QUEUES": {"default": None, "a": {"concurrency": 10}, "b": {"concurrency": 10}}}
+)
+def test_a_worker_serving_two_limited_queues_takes_from_both_in_turn():
+    for i in range(20):
+        tasks.add.using(queue="a").enqueue(i, i)
+    for i in range(20):
+        tasks.add.using(queue="b").enqueue(i, i)
+    taken = claim_limited(limit=4)
+    assert sorted(job.queue for job in taken) == ["a", "a", "b", "b"]
