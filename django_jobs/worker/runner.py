@@ -16,11 +16,14 @@ import time
 import uuid
 from collections.abc import Sequence
 
+from django.db import DatabaseError
+
 from .. import db
 from ..conf import jobs_settings
 from ..engine import RescueReport
+from ..engine.queues import limited_queues
 from ..models import Job
-from ..outcome import Failed
+from ..outcome import Failed, Recorded, Succeeded
 from . import listen, shutdown
 from .completer import Completer
 from .execute import execute
@@ -114,6 +117,7 @@ class Worker:
         # A moving average of how long jobs run (seconds): are they short enough to gather for?
         self._typical_seconds = math.inf
         self.held = Held()
+        self._limited_queues = frozenset(limited_queues())
         self.tally = Tally()
         # The admin's charts: per-minute counts, flushed by their own thread (worker/rollup.py).
         self.rollup = Rollup(worker_id=self.worker_id)
@@ -128,7 +132,7 @@ class Worker:
         )
         self.health = Health()
         self.recorder = Recorder(self.held, self.health, self._giving_up, self.observers)
-        self.completer = Completer(self.recorder.written, give_up=self._giving_up)
+        self.completer = Completer(self._written, give_up=self._giving_up)
         self.pool = Pool(concurrency, self._run_job, self.health, on_idle=self._wake.set)
         self.timeouts = Timeouts(self.pool, self.recorder)
         self.heartbeat = Heartbeat(
@@ -272,6 +276,13 @@ class Worker:
             self.recorder.fail(job, outcome.error, outcome.duration_seconds)
         else:
             self.completer.submit(job, outcome)
+
+    def _written(self, job: Job, outcome: Succeeded, fate: Recorded | DatabaseError | None) -> None:
+        # Runs in the completer's thread. A limited job's slot under its key or queue is free
+        # only once its completion is written: wake the main loop to claim the next one then.
+        self.recorder.written(job, outcome, fate)
+        if job.concurrency_key is not None or job.queue in self._limited_queues:
+            self._wake.set()
 
     def _log_summary(self) -> None:
         counts, seconds = self.tally.take()
