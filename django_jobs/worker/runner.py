@@ -51,6 +51,12 @@ EXIT_RECYCLE = 3
 GATHER_SECONDS = 0.002
 
 
+#: How often a worker that found no limited job looks again by the clock alone (seconds): for
+#: limited jobs whose run_at comes, or that wait for a retry. A NOTIFY that its plain claim
+#: did not answer, a limited job's end and a full rate window's opening make it look sooner.
+LIMITED_LOOK_SECONDS = 5.0
+
+
 def default_worker_id() -> str:
     """Return ``host-pid-random``: unique per process, readable in the admin."""
     return f"{socket.gethostname()[:80]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -118,6 +124,7 @@ class Worker:
         self._typical_seconds = math.inf
         self.held = Held()
         self._limited_queues = frozenset(limited_queues())
+        self._polled = False  # the last wait ran to its timeout: nothing woke the loop
         self.tally = Tally()
         # The admin's charts: per-minute counts, flushed by their own thread (worker/rollup.py).
         self.rollup = Rollup(worker_id=self.worker_id)
@@ -128,7 +135,8 @@ class Worker:
             lease_seconds=self.lease_seconds,
             queues=self.queues,
             observers=self.observers,
-            look_seconds=self.poll_interval_seconds,
+            look_seconds=max(self.poll_interval_seconds, LIMITED_LOOK_SECONDS),
+            burst=burst,
         )
         self.health = Health()
         self.recorder = Recorder(self.held, self.health, self._giving_up, self.observers)
@@ -231,7 +239,7 @@ class Worker:
             if self.burst and not busy and not self.held:
                 logger.info("Worker %s: no ready jobs left (burst mode)", self.worker_id)
                 return
-            self._wake.wait(self._idle_seconds())
+            self._polled = not self._wake.wait(self._idle_seconds())
             self._wake.clear()
 
     def _gather_idle_slots(self) -> None:
@@ -258,7 +266,8 @@ class Worker:
         room = len(idle) + self.prefetch - len(self.feed)
         if self.max_jobs is not None:
             room = min(room, self.max_jobs - self.feed.started_count - len(self.feed))
-        return self.feed.feed(room=room, idle=idle)
+        polled, self._polled = self._polled, False
+        return self.feed.feed(room=room, idle=idle, polled=polled)
 
     def _run_job(self, slot: Slot, job: Job) -> None:
         # Runs in the slot's thread.

@@ -207,3 +207,37 @@ def test_a_worker_serving_two_limited_queues_takes_from_both_in_turn():
         tasks.add.using(queue="b").enqueue(i, i)
     taken = claim_limited(limit=4)
     assert sorted(job.queue for job in taken) == ["a", "a", "b", "b"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@override_settings(DJANGO_JOBS={"POLL_INTERVAL_SECONDS": 60})
+def test_an_idle_worker_takes_a_new_keyed_job_on_notify_and_the_next_as_the_first_ends():
+    import threading
+
+    from django_jobs.worker import Worker
+    from tests.conftest import wait_for
+
+    worker = Worker(concurrency=2)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        wait_for(lambda: worker.listener and worker.listener.listening.is_set(), what="LISTEN")
+        wait_for(lambda: worker.feed.next_look_in() > 30, what="the first look by the clock")
+        # Polls and clock looks are a minute apart: within 20 s, only the NOTIFY (the first
+        # job) and the end of the first job (the second, same key) can have started them.
+        task = tasks.limited_sleep.using(concurrency_key="k")
+        first, second = task.enqueue(0.2), task.enqueue(0)
+        wait_for(
+            lambda: (
+                Job.objects.filter(id__in=[first.id, second.id], status=JobStatus.DONE).count() == 2
+            ),
+            timeout=20,
+            what="both keyed jobs done",
+        )
+        runs = Job.objects.filter(id__in=[first.id, second.id]).order_by("started_at")
+        assert [job.id for job in runs] == [first.id, second.id]
+        assert runs[1].started_at >= runs[0].finished_at
+    finally:
+        worker.request_stop()
+        thread.join(30)
