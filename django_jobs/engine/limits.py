@@ -45,6 +45,7 @@ from ..models import Job, JobStatus, PausedQueue, RateWindow
 from . import sql
 from .claim import _row_converter
 from .queues import queue_limits
+from .rates import database_now, recent_starts, record_starts, wait_seconds
 
 #: Advisory lock namespaces (the first of the two int4 keys): concurrency keys, limited queues.
 KEY_LOCKS, QUEUE_LOCKS = 0x6A6B, 0x6A71
@@ -91,30 +92,19 @@ def claim_limited(
         # Read after the locks were granted: a start recorded by the worker that held a queue's
         # lock before us is earlier than ours, so each window's times only grow.
         rated = any(lim.rate_count is not None for lim in locked.values())
-        now = _database_now() if rated else ready_before
+        now = database_now() if rated else ready_before
         key_room, queue_room, windows = _room(keys, locked, now)
         candidates = _candidates(key_room, queue_room, queues, ready_before)
         chosen = _choose(candidates, limit, key_room, queue_room)
         jobs = _start(chosen, worker_id, lease_seconds, now)
-        _record_starts(jobs, windows, serving, now)
-    return LimitedClaim(jobs, _wait(serving, windows, now))
+        record_starts(jobs, windows, serving, now)
+    return LimitedClaim(jobs, wait_seconds(serving, windows, now))
 
 
 def _serving(
     limits: Mapping[str, validation.QueueLimits], queues: Sequence[str] | None
 ) -> dict[str, validation.QueueLimits]:
     return {q: lim for q, lim in limits.items() if not queues or q in queues}
-
-
-def _database_now() -> datetime:
-    # The database's clock, one for every host: rate windows compare starts of many workers.
-    # clock_timestamp(), not now(): the transaction began before the locks were granted.
-    if not sql.postgresql():
-        return timezone.now()
-    with sql.wrapper().cursor() as cursor:
-        cursor.execute("SELECT clock_timestamp()")
-        (now,) = cursor.fetchone()
-    return now
 
 
 def _filters(queues: Sequence[str] | None) -> tuple[str, list[Any]]:
@@ -223,7 +213,7 @@ def _room(
         free = [lim.concurrency - running.get(("queue", queue), 0)] if lim.concurrency else []
         if lim.rate_count is not None and lim.rate_period_seconds is not None:
             window = windows.setdefault(queue, RateWindow(queue=queue))
-            recent = _recent(window, lim.rate_period_seconds, now)
+            recent = recent_starts(window, lim.rate_period_seconds, now)
             free.append(lim.rate_count - len(recent))
         queue_room[queue] = min(free)
     return (
@@ -231,14 +221,6 @@ def _room(
         {q: n for q, n in queue_room.items() if n > 0},
         list(windows.values()),
     )
-
-
-def _recent(window: RateWindow, period_seconds: float, now: datetime) -> list[datetime]:
-    # A start at exactly now - period is out: any half-open window of one period then holds at
-    # most rate_count starts.
-    since = now - timedelta(seconds=period_seconds)
-    starts = [datetime.fromisoformat(s) for s in window.recent_started_at]
-    return [s for s in starts if s > since]
 
 
 def _candidates(
@@ -378,50 +360,6 @@ def _start(ids: list[int], worker_id: str, lease_seconds: float, now: datetime) 
     jobs = [convert(row) for row in rows]
     jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
     return jobs
-
-
-def _record_starts(
-    jobs: list[Job],
-    windows: list[RateWindow],
-    serving: Mapping[str, validation.QueueLimits],
-    now: datetime,
-) -> None:
-    started: dict[str, int] = {}
-    for job in jobs:
-        started[job.queue] = started.get(job.queue, 0) + 1
-    changed = []
-    for window in windows:
-        lim = serving[window.queue]
-        if not started.get(window.queue) or lim.rate_period_seconds is None:
-            continue
-        recent = _recent(window, lim.rate_period_seconds, now)
-        recent += [now] * started[window.queue]
-        window.recent_started_at = [s.isoformat() for s in recent[-(lim.rate_count or 1) :]]
-        changed.append(window)
-    if changed:
-        RateWindow.objects.bulk_create(
-            changed,
-            update_conflicts=True,
-            unique_fields=["queue"],
-            update_fields=["recent_started_at"],
-        )
-
-
-def _wait(
-    serving: Mapping[str, validation.QueueLimits], windows: list[RateWindow], now: datetime
-) -> float | None:
-    """Return the seconds until the first full rate window lets a job start, or None."""
-    waits = []
-    for window in windows:
-        lim = serving.get(window.queue)
-        if lim is None or lim.rate_count is None or lim.rate_period_seconds is None:
-            continue
-        recent = _recent(window, lim.rate_period_seconds, now)
-        if len(recent) >= lim.rate_count:
-            oldest = recent[-lim.rate_count]
-            period = timedelta(seconds=lim.rate_period_seconds)
-            waits.append(max(0.0, (oldest + period - now).total_seconds()))
-    return min(waits) if waits else None
 
 
 def _fetch(statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
