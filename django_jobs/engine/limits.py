@@ -77,8 +77,9 @@ def claim_limited(
     ``started_at`` stamped with the database's clock), as ``claim(start_first=...)`` does: a
     limited job is never held in a prefetch buffer, where it would take a slot without running.
     Keys and queues are taken in turn, oldest waiting first, so one busy key or queue does not
-    starve the others. Runs in its own transaction (up to five statements, no waiting on other
-    workers' locks); raises ``ValueError`` for ``limit < 1``, database errors as they come.
+    starve the others. Runs in its own transaction: four statements for keys alone, up to nine
+    with rate-limited queues, none of them waiting on another worker's locks. Raises
+    ``ValueError`` for ``limit < 1``, database errors as they come.
     """
     if limit < 1:
         raise ValueError(f"claim_limited needs limit >= 1, got {limit}")
