@@ -241,3 +241,16 @@ def test_an_idle_worker_takes_a_new_keyed_job_on_notify_and_the_next_as_the_firs
     finally:
         worker.request_stop()
         thread.join(30)
+
+
+@override_settings(DJANGO_JOBS=LIMITED)
+def test_the_plain_claim_stays_one_statement_beside_limited_jobs():
+    from django.test.utils import CaptureQueriesContext
+
+    keyed("a", 3)
+    tasks.add.using(queue="mail").enqueue(1, 1)
+    plain = [tasks.add.enqueue(i, i) for i in range(3)]
+    with CaptureQueriesContext(connection) as queries:
+        claimed = engine.claim(worker_id="w", limit=10, lease_seconds=30, start_first=2)
+    assert len(queries) == 1, queries.captured_queries
+    assert sorted(job.id for job in claimed) == sorted(job.id for job in plain)
