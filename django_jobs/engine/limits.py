@@ -40,12 +40,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import validation
+from .. import db, validation
 from ..models import Job, JobStatus, PausedQueue, RateWindow
 from . import sql
 from .claim import _row_converter
 from .queues import queue_limits
-from .rates import database_now, recent_starts, record_starts, wait_seconds
+from .rates import recent_starts, record_starts, wait_seconds
 
 #: Advisory lock namespaces (the first of the two int4 keys): concurrency keys, limited queues.
 KEY_LOCKS, QUEUE_LOCKS = 0x6A6B, 0x6A71
@@ -93,7 +93,8 @@ def claim_limited(
         # Read after the locks were granted: a start recorded by the worker that held a queue's
         # lock before us is earlier than ours, so each window's times only grow.
         rated = any(lim.rate_count is not None for lim in locked.values())
-        now = database_now() if rated else ready_before
+        # clock_timestamp(): this transaction began before the locks were granted.
+        now = db.database_now(sql.alias()) if rated else ready_before
         key_room, queue_room, windows = _room(keys, locked, now)
         candidates = _candidates(key_room, queue_room, queues, ready_before)
         chosen = _choose(candidates, limit, key_room, queue_room)

@@ -11,25 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from django.utils import timezone
-
 from .. import validation
 from ..models import Job, RateWindow
-from . import sql
-
-
-def database_now() -> datetime:
-    """Return the database's clock (Python's where that is not PostgreSQL).
-
-    One clock for every host: windows compare the starts of many workers. ``clock_timestamp()``,
-    not ``now()``: the caller's transaction began before its locks were granted.
-    """
-    if not sql.postgresql():
-        return timezone.now()
-    with sql.wrapper().cursor() as cursor:
-        cursor.execute("SELECT clock_timestamp()")
-        (now,) = cursor.fetchone()
-    return now
 
 
 def recent_starts(window: RateWindow, period_seconds: float, now: datetime) -> list[datetime]:
