@@ -243,6 +243,7 @@ def test_an_idle_worker_takes_a_new_keyed_job_on_notify_and_the_next_as_the_firs
         thread.join(30)
 
 
+@pytest.mark.postgres  # elsewhere claim and start are two statements anyway
 @override_settings(DJANGO_JOBS=LIMITED)
 def test_the_plain_claim_stays_one_statement_beside_limited_jobs():
     from django.test.utils import CaptureQueriesContext
