@@ -135,17 +135,19 @@ class Job(models.Model):
         ordering = ["-id"]
         indexes = [
             # The claim query walks this index in its ORDER BY and sees only queued rows, so it
-            # stays an index scan however many done rows pile up beside them.
+            # stays an index scan however many done rows pile up beside them. Jobs under a
+            # concurrency key are left to the limited claim's index (kready): a backlog of them
+            # ahead of plain jobs would otherwise be read, and skipped, by every plain claim.
             models.Index(
                 fields=["-priority", "run_at", "id"],
-                condition=Q(status="queued"),
+                condition=Q(status="queued", concurrency_key__isnull=True),
                 name="django_jobs_job_ready_idx",
             ),
             # The same for a worker that takes one queue (runworker --queue): it walks only its
             # queue's ready rows, however many are ready in other queues.
             models.Index(
                 fields=["queue", "-priority", "run_at", "id"],
-                condition=Q(status="queued"),
+                condition=Q(status="queued", concurrency_key__isnull=True),
                 name="django_jobs_job_qready_idx",
             ),
             models.Index(

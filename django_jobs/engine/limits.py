@@ -40,15 +40,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import validation
+from .. import db, validation
 from ..models import Job, JobStatus, PausedQueue, RateWindow
 from . import sql
 from .claim import _row_converter
 from .queues import queue_limits
+from .rates import recent_starts, record_starts, wait_seconds
 
 #: Advisory lock namespaces (the first of the two int4 keys): concurrency keys, limited queues.
 KEY_LOCKS, QUEUE_LOCKS = 0x6A6B, 0x6A71
-#: Keys looked at per claim beyond the free slots: some may be locked by another worker.
+#: Keys locked per claim beyond the free slots: another worker may hold some of the first ones.
 SPARE_KEYS = 4
 
 
@@ -76,8 +77,9 @@ def claim_limited(
     ``started_at`` stamped with the database's clock), as ``claim(start_first=...)`` does: a
     limited job is never held in a prefetch buffer, where it would take a slot without running.
     Keys and queues are taken in turn, oldest waiting first, so one busy key or queue does not
-    starve the others. Runs in its own transaction (up to five statements, no waiting on other
-    workers' locks); raises ``ValueError`` for ``limit < 1``, database errors as they come.
+    starve the others. Runs in its own transaction: four statements for keys alone, up to nine
+    with rate-limited queues, none of them waiting on another worker's locks. Raises
+    ``ValueError`` for ``limit < 1``, database errors as they come.
     """
     if limit < 1:
         raise ValueError(f"claim_limited needs limit >= 1, got {limit}")
@@ -91,30 +93,20 @@ def claim_limited(
         # Read after the locks were granted: a start recorded by the worker that held a queue's
         # lock before us is earlier than ours, so each window's times only grow.
         rated = any(lim.rate_count is not None for lim in locked.values())
-        now = _database_now() if rated else ready_before
+        # clock_timestamp(): this transaction began before the locks were granted.
+        now = db.database_now(sql.alias()) if rated else ready_before
         key_room, queue_room, windows = _room(keys, locked, now)
         candidates = _candidates(key_room, queue_room, queues, ready_before)
         chosen = _choose(candidates, limit, key_room, queue_room)
         jobs = _start(chosen, worker_id, lease_seconds, now)
-        _record_starts(jobs, windows, serving, now)
-    return LimitedClaim(jobs, _wait(serving, windows, now))
+        record_starts(jobs, windows, serving, now)
+    return LimitedClaim(jobs, wait_seconds(serving, windows, now))
 
 
 def _serving(
     limits: Mapping[str, validation.QueueLimits], queues: Sequence[str] | None
 ) -> dict[str, validation.QueueLimits]:
     return {q: lim for q, lim in limits.items() if not queues or q in queues}
-
-
-def _database_now() -> datetime:
-    # The database's clock, one for every host: rate windows compare starts of many workers.
-    # clock_timestamp(), not now(): the transaction began before the locks were granted.
-    if not sql.postgresql():
-        return timezone.now()
-    with sql.wrapper().cursor() as cursor:
-        cursor.execute("SELECT clock_timestamp()")
-        (now,) = cursor.fetchone()
-    return now
 
 
 def _filters(queues: Sequence[str] | None) -> tuple[str, list[Any]]:
@@ -133,26 +125,49 @@ def _try_lock(space: int) -> str:
 
 
 def _lock_keys(limit: int, queues: Sequence[str] | None, now: datetime) -> dict[str, int]:
-    """Return {key: its limit} for the keys with ready jobs below their limit, now locked.
+    """Return {key: limit} for the keys with ready jobs below their limit, now locked.
 
-    The running count here is a first cut from this statement's snapshot (so that saturated
-    keys do not crowd out the others); ``_room`` counts again under the lock.
+    A key's limit is that of its next job. The running count here is a first cut from this
+    statement's snapshot (so that saturated keys do not crowd out the others); ``_room`` counts
+    again under the lock.
     """
     table = sql.table()
     where, params = _filters(queues)
+    ready = [JobStatus.QUEUED, sql.prep("run_at", now), *params]
+    heads = _heads_sql(table, where) if sql.postgresql() else _heads_grouped_sql(table, where)
     rows = _fetch(
-        "SELECT g.name, g.cap FROM (SELECT k.concurrency_key AS name, k.cap FROM ("
-        f"SELECT concurrency_key, min(concurrency_limit) AS cap, max(priority) AS top, "
-        f"min(run_at) AS oldest FROM {table} WHERE status = %s AND concurrency_key IS NOT NULL "
-        f"AND run_at <= %s AND {where} GROUP BY concurrency_key) k "
+        f"WITH RECURSIVE {heads} "
+        "SELECT g.name, g.cap FROM (SELECT h.name, h.cap FROM head h "
         f"WHERE (SELECT count(*) FROM {table} r WHERE r.status = %s "
-        "AND r.concurrency_key = k.concurrency_key) < k.cap "
-        f"ORDER BY k.top DESC, k.oldest, k.concurrency_key LIMIT %s) g "
-        f"WHERE {_try_lock(KEY_LOCKS)}",
-        [JobStatus.QUEUED, sql.prep("run_at", now), *params, JobStatus.RUNNING,
-         limit + SPARE_KEYS],
+        "AND r.concurrency_key = h.name) < h.cap "
+        f"ORDER BY h.top DESC, h.oldest, h.name LIMIT %s) g WHERE {_try_lock(KEY_LOCKS)}",
+        [*ready, *(ready if sql.postgresql() else []), JobStatus.RUNNING, 2 * limit + SPARE_KEYS],
     )  # fmt: skip
     return {name: cap for name, cap in rows}
+
+
+def _heads_sql(table: str, where: str) -> str:
+    # The next job of each key, one index probe per key (a skip scan of kready, whose order
+    # puts each key's next job first): the cost follows the number of keys, not of jobs.
+    head = (
+        f"SELECT concurrency_key AS name, concurrency_limit AS cap, priority AS top, "
+        f"run_at AS oldest FROM {table} WHERE status = %s AND concurrency_key IS NOT NULL "
+        f"AND run_at <= %s AND {where} {{after}}"
+        "ORDER BY concurrency_key, priority DESC, run_at, id LIMIT 1"
+    )
+    return (
+        f"head AS (({head.format(after='')}) UNION ALL SELECT n.* FROM head h CROSS JOIN "
+        f"LATERAL ({head.format(after='AND concurrency_key > h.name ')}) n)"
+    )
+
+
+def _heads_grouped_sql(table: str, where: str) -> str:
+    # Without LATERAL (SQLite): one pass over the ready keyed jobs.
+    return (
+        f"head AS (SELECT concurrency_key AS name, min(concurrency_limit) AS cap, "
+        f"max(priority) AS top, min(run_at) AS oldest FROM {table} WHERE status = %s "
+        f"AND concurrency_key IS NOT NULL AND run_at <= %s AND {where} GROUP BY concurrency_key)"
+    )
 
 
 def _lock_queues(queues: list[str]) -> list[str]:
@@ -200,7 +215,7 @@ def _room(
         free = [lim.concurrency - running.get(("queue", queue), 0)] if lim.concurrency else []
         if lim.rate_count is not None and lim.rate_period_seconds is not None:
             window = windows.setdefault(queue, RateWindow(queue=queue))
-            recent = _recent(window, lim.rate_period_seconds, now)
+            recent = recent_starts(window, lim.rate_period_seconds, now)
             free.append(lim.rate_count - len(recent))
         queue_room[queue] = min(free)
     return (
@@ -208,14 +223,6 @@ def _room(
         {q: n for q, n in queue_room.items() if n > 0},
         list(windows.values()),
     )
-
-
-def _recent(window: RateWindow, period_seconds: float, now: datetime) -> list[datetime]:
-    # A start at exactly now - period is out: any half-open window of one period then holds at
-    # most rate_count starts.
-    since = now - timedelta(seconds=period_seconds)
-    starts = [datetime.fromisoformat(s) for s in window.recent_started_at]
-    return [s for s in starts if s > since]
 
 
 def _candidates(
@@ -355,50 +362,6 @@ def _start(ids: list[int], worker_id: str, lease_seconds: float, now: datetime) 
     jobs = [convert(row) for row in rows]
     jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
     return jobs
-
-
-def _record_starts(
-    jobs: list[Job],
-    windows: list[RateWindow],
-    serving: Mapping[str, validation.QueueLimits],
-    now: datetime,
-) -> None:
-    started: dict[str, int] = {}
-    for job in jobs:
-        started[job.queue] = started.get(job.queue, 0) + 1
-    changed = []
-    for window in windows:
-        lim = serving[window.queue]
-        if not started.get(window.queue) or lim.rate_period_seconds is None:
-            continue
-        recent = _recent(window, lim.rate_period_seconds, now)
-        recent += [now] * started[window.queue]
-        window.recent_started_at = [s.isoformat() for s in recent[-(lim.rate_count or 1) :]]
-        changed.append(window)
-    if changed:
-        RateWindow.objects.bulk_create(
-            changed,
-            update_conflicts=True,
-            unique_fields=["queue"],
-            update_fields=["recent_started_at"],
-        )
-
-
-def _wait(
-    serving: Mapping[str, validation.QueueLimits], windows: list[RateWindow], now: datetime
-) -> float | None:
-    """Return the seconds until the first full rate window lets a job start, or None."""
-    waits = []
-    for window in windows:
-        lim = serving.get(window.queue)
-        if lim is None or lim.rate_count is None or lim.rate_period_seconds is None:
-            continue
-        recent = _recent(window, lim.rate_period_seconds, now)
-        if len(recent) >= lim.rate_count:
-            oldest = recent[-lim.rate_count]
-            period = timedelta(seconds=lim.rate_period_seconds)
-            waits.append(max(0.0, (oldest + period - now).total_seconds()))
-    return min(waits) if waits else None
 
 
 def _fetch(statement: str, params: list[Any]) -> list[tuple[Any, ...]]:

@@ -9,10 +9,10 @@ that is free at that moment.
 Jobs under a limit (a concurrency key, a queue with limits) come from ``engine.claim_limited``,
 which starts all it takes, so they go straight to idle slots. It runs before the plain claim
 while it keeps finding jobs; otherwise after it, for the slots still idle, when a limited job
-of this worker has ended (its slot may serve the next one of its key at once), when the plain
-claim found nothing, and once per ``look_seconds`` (the poll interval) or as soon as a full
-rate window opens again. A worker busy with plain jobs pays one small statement per poll
-interval, and none per plain claim.
+of this worker has ended (its slot may serve the next one of its key at once), when something
+woke the worker and the plain claim found nothing (a NOTIFY for a limited job), before a burst
+worker exits, and once per ``look_seconds`` or as soon as a full rate window opens again. A
+worker pays one small statement per ``look_seconds`` for it, and none per plain claim.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class Feed:
         queues: Sequence[str] | None,
         observers: Observers | None = None,
         look_seconds: float = 1.0,
+        burst: bool = False,
     ) -> None:
         self.held = held
         self.observers = observers or Observers()
@@ -52,6 +53,7 @@ class Feed:
         self.started_count = 0
         self._buffer: collections.deque[Job] = collections.deque()
         self.look_seconds = look_seconds
+        self.burst = burst
         self._look_at = 0.0  # time.monotonic() of the next limited claim, when none is owed
         self._limited_found = False
         self._limited_starved = False
@@ -70,9 +72,11 @@ class Feed:
     def __len__(self) -> int:
         return len(self._buffer)
 
-    def feed(self, *, room: int, idle: list[Slot]) -> int:
+    def feed(self, *, room: int, idle: list[Slot], polled: bool = False) -> int:
         """Hand jobs to the ``idle`` slots, buffered ones first, and claim up to ``room`` more
         once the buffer is empty; return how many jobs were handed over or claimed.
+
+        ``polled``: the worker slept its whole poll interval (nothing woke it) before this call.
 
         Database errors propagate; buffered jobs are kept for the next try.
         """
@@ -105,18 +109,21 @@ class Feed:
         self._hand(idle, started)
         idle = idle[len(started) :]
         # After the plain claim, so that a plain job's pickup never waits for this one.
-        if not first and self._limited_due(found_nothing=not claimed):
+        if not first and self._limited_due(found_nothing=not claimed, polled=polled):
             if idle:
                 handed += self._claim_limited(idle)
             else:
                 self._limited_starved = True
         return handed + len(claimed)
 
-    def _limited_due(self, *, found_nothing: bool) -> bool:
-        # Due by the clock, when one of this worker's limited jobs has ended (its slot may take
-        # the next of its key), or when the plain claim found nothing: a NOTIFY may have been
-        # for a limited job, and burst mode must look before it exits.
-        if found_nothing or time.monotonic() >= self._look_at:
+    def _limited_due(self, *, found_nothing: bool, polled: bool) -> bool:
+        # Due by the clock; when one of this worker's limited jobs has ended (its slot may take
+        # the next of its key); when something woke the worker and the plain claim found
+        # nothing (a NOTIFY for a limited job); and in burst mode before it exits. An idle
+        # worker's polls look by the clock only, so idling costs no more than it did.
+        if time.monotonic() >= self._look_at:
+            return True
+        if found_nothing and (not polled or (self.burst and not len(self.held))):
             return True
         if self._limited and not all(self.held.holds(job) for job in self._limited):
             self._limited = [job for job in self._limited if self.held.holds(job)]

@@ -16,12 +16,15 @@ import time
 import uuid
 from collections.abc import Sequence
 
+from django.db import DatabaseError
+
 from .. import db
 from ..conf import jobs_settings
 from ..engine import RescueReport
+from ..engine.queues import limited_queues
 from ..exceptions import WorkerLostError
 from ..models import Job
-from ..outcome import Failed, Snoozed, Succeeded
+from ..outcome import Failed, Recorded, Snoozed, Succeeded
 from . import listen, shutdown
 from .completer import Completer
 from .execute import execute
@@ -47,6 +50,12 @@ EXIT_RECYCLE = 3
 #: takes one job per free slot in a single statement instead of one statement per slot
 #: (seconds). Longer jobs are never waited for: they do not end together.
 GATHER_SECONDS = 0.002
+
+
+#: How often a worker that found no limited job looks again by the clock alone (seconds): for
+#: limited jobs whose run_at comes, or that wait for a retry. A NOTIFY that its plain claim
+#: did not answer, a limited job's end and a full rate window's opening make it look sooner.
+LIMITED_LOOK_SECONDS = 5.0
 
 
 def default_worker_id() -> str:
@@ -115,6 +124,8 @@ class Worker:
         # A moving average of how long jobs run (seconds): are they short enough to gather for?
         self._typical_seconds = math.inf
         self.held = Held()
+        self._limited_queues = frozenset(limited_queues())
+        self._polled = False  # the last wait ran to its timeout: nothing woke the loop
         self.tally = Tally()
         # The admin's charts: per-minute counts, flushed by their own thread (worker/rollup.py).
         self.rollup = Rollup(worker_id=self.worker_id)
@@ -125,11 +136,12 @@ class Worker:
             lease_seconds=self.lease_seconds,
             queues=self.queues,
             observers=self.observers,
-            look_seconds=self.poll_interval_seconds,
+            look_seconds=max(self.poll_interval_seconds, LIMITED_LOOK_SECONDS),
+            burst=burst,
         )
         self.health = Health()
         self.recorder = Recorder(self.held, self.health, self._giving_up, self.observers)
-        self.completer = Completer(self.recorder.written, give_up=self._giving_up)
+        self.completer = Completer(self._written, give_up=self._giving_up)
         self.pool = Pool(concurrency, self._run_job, self.health, on_idle=self._wake.set)
         self.timeouts = Timeouts(self.pool, self.recorder)
         self.heartbeat = Heartbeat(
@@ -235,7 +247,7 @@ class Worker:
             if self.burst and not busy and not self.held:
                 logger.info("Worker %s: no ready jobs left (burst mode)", self.worker_id)
                 return
-            self._wake.wait(self._idle_seconds())
+            self._polled = not self._wake.wait(self._idle_seconds())
             self._wake.clear()
 
     def _gather_idle_slots(self) -> None:
@@ -262,7 +274,8 @@ class Worker:
         room = len(idle) + self.prefetch - len(self.feed)
         if self.max_jobs is not None:
             room = min(room, self.max_jobs - self.feed.started_count - len(self.feed))
-        return self.feed.feed(room=room, idle=idle)
+        polled, self._polled = self._polled, False
+        return self.feed.feed(room=room, idle=idle, polled=polled)
 
     def _run_job(self, slot: Slot, job: Job) -> None:
         # Runs in the slot's thread.
@@ -284,6 +297,13 @@ class Worker:
             self.recorder.snooze(job, outcome)
         else:
             self.recorder.cancelled(job, outcome)
+
+    def _written(self, job: Job, outcome: Succeeded, fate: Recorded | DatabaseError | None) -> None:
+        # Runs in the completer's thread. A limited job's slot under its key or queue is free
+        # only once its completion is written: wake the main loop to claim the next one then.
+        self.recorder.written(job, outcome, fate)
+        if job.concurrency_key is not None or job.queue in self._limited_queues:
+            self._wake.set()
 
     def _log_summary(self) -> None:
         counts, seconds = self.tally.take()

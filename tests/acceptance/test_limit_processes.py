@@ -4,7 +4,8 @@ The test process samples the running set many times a second while the workers (
 each) drain keyed jobs, a queue with a concurrency of 2 and a queue limited to 5 starts per
 second; at no sample may a key or a queue run more than its limit, and no second (by the rows'
 ``started_at``) may hold more than 5 starts of the rate-limited queue. A key with a long backlog
-at its limit does not hold back the others: they drain while it still waits.
+at its limit does not hold back the others: they drain while it still waits. A worker killed
+while it holds a key's one slot frees it once its lease runs out and another worker rescues it.
 """
 
 import bisect
@@ -109,13 +110,16 @@ def test_limits_hold_at_every_sample_across_three_workers_and_no_key_blocks_anot
 
         return count
 
-    Progress(drained(others), what="all but the backlog done", stall_seconds=90).wait(
-        len(others), poll_seconds=0.005
+    # Rate-limited jobs take their time by design: left out of the head-of-line measure.
+    unpaced = ids["keyed"] + ids["narrow"] + ids["plain"]
+    Progress(drained(unpaced), what="the other keys and queues done", stall_seconds=90).wait(
+        len(unpaced), poll_seconds=0.005
     )
     # The backlog key ran one job at a time all along: most of it still waits.
     assert done(ids["backlog"]) < BACKLOG / 2, done(ids["backlog"])
-    Progress(drained(ids["backlog"]), what="the backlog done", stall_seconds=90).wait(
-        BACKLOG, poll_seconds=0.005
+    everything = others + ids["backlog"]
+    Progress(drained(everything), what="everything done", stall_seconds=90).wait(
+        len(everything), poll_seconds=0.005
     )
     for proc in workers:
         assert proc.poll() is None, proc.output()[-3000:]
@@ -128,3 +132,42 @@ def test_limits_hold_at_every_sample_across_three_workers_and_no_key_blocks_anot
     # The jobs ran on more than one worker: the limits held between processes.
     workers_used = Job.objects.filter(id__in=others).values("worker_id").distinct().count()
     assert workers_used > 1
+
+
+def test_a_killed_workers_keyed_job_frees_its_slot_when_rescued(start_worker):
+    overrides = json.dumps({"LEASE_SECONDS": 3, "HEARTBEAT_SECONDS": 0.5})
+    task = tasks.limited_sleep.using(concurrency_key="k")
+    long = task.enqueue(600)
+    holder = start_worker("--concurrency", "2", "--worker-id", "holder",
+                          DJANGO_JOBS_TEST_OVERRIDES=overrides)  # fmt: skip
+    Progress(
+        lambda: Job.objects.filter(id=long.id, status=JobStatus.RUNNING).count(),
+        what="the long job running",
+    ).wait(1)
+    quick = [task.enqueue(0.05).id for _ in range(3)]
+    others = [
+        start_worker("--concurrency", "2", "--worker-id", f"w{n}",
+                     DJANGO_JOBS_TEST_OVERRIDES=overrides)
+        for n in range(2)
+    ]  # fmt: skip
+    for proc in others:
+        proc.wait_until_started()
+    sampler = Sampler()
+    for _ in range(50):  # the key is at its limit: nobody runs its other jobs
+        sampler.sample()
+    assert done(quick) == 0
+    holder.kill()  # SIGKILL: its lease runs out, a heartbeat's rescue frees the slot
+
+    def count() -> int:
+        sampler.sample()
+        return done(quick)
+
+    Progress(count, what="the key's other jobs done after the rescue", stall_seconds=90).wait(
+        len(quick), poll_seconds=0.005
+    )
+    assert sampler.over == [], sampler.over[:20]
+    # The long job was rescued (and may run again since: its retry does not wait here).
+    rescued = Job.objects.get(id=long.id)
+    assert [e["exception_class"] for e in rescued.errors][:1] == [
+        "django_jobs.exceptions.WorkerLostError"
+    ], rescued.errors

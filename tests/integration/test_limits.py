@@ -136,9 +136,9 @@ def test_a_dead_job_keeps_its_key_and_replay_restores_it():
 
 
 @pytest.mark.postgres
-def test_the_plain_claim_still_walks_the_ready_index():
-    tasks.add.enqueue(1, 1)
-    keyed("a", 1)
+def test_the_plain_claim_walks_the_ready_index_past_a_keyed_backlog_without_reading_it():
+    keyed("a", 200)  # older than the plain job, so first in claim order
+    plain = tasks.add.enqueue(1, 1)
     from django_jobs.engine.claim import _claim_sql
 
     with override_settings(DJANGO_JOBS=LIMITED):
@@ -151,10 +151,14 @@ def test_the_plain_claim_still_walks_the_ready_index():
         *[timezone.now() if i in now_at else p for i, p in enumerate(params)],
     ]
     with connection.cursor() as cursor:
+        cursor.execute("ANALYZE django_jobs_job")
         cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN " + statement, params)
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + statement, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "django_jobs_job_ready_idx" in plan, plan
+    # The index holds no keyed job: none is read and filtered out.
+    assert "Rows Removed by Filter" not in plan, plan
+    assert Job.objects.get(id=plain.id).status == JobStatus.RUNNING
 
 
 def test_a_django_task_with_a_concurrency_limit_runs_one_job_at_a_time():
@@ -191,3 +195,63 @@ def test_a_plain_backlog_does_not_starve_keyed_jobs_in_a_worker():
         Job.objects.filter(id__in=[j.id for j in plain]).values_list("started_at", flat=True)
     )
     assert started < last_plain
+
+
+@override_settings(
+    DJANGO_JOBS={"QUEUES": {"default": None, "a": {"concurrency": 10}, "b": {"concurrency": 10}}}
+)
+def test_a_worker_serving_two_limited_queues_takes_from_both_in_turn():
+    for i in range(20):
+        tasks.add.using(queue="a").enqueue(i, i)
+    for i in range(20):
+        tasks.add.using(queue="b").enqueue(i, i)
+    taken = claim_limited(limit=4)
+    assert sorted(job.queue for job in taken) == ["a", "a", "b", "b"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@override_settings(DJANGO_JOBS={"POLL_INTERVAL_SECONDS": 60})
+def test_an_idle_worker_takes_a_new_keyed_job_on_notify_and_the_next_as_the_first_ends():
+    import threading
+
+    from django_jobs.worker import Worker
+    from tests.conftest import wait_for
+
+    worker = Worker(concurrency=2)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        wait_for(lambda: worker.listener and worker.listener.listening.is_set(), what="LISTEN")
+        wait_for(lambda: worker.feed.next_look_in() > 30, what="the first look by the clock")
+        # Polls and clock looks are a minute apart: within 20 s, only the NOTIFY (the first
+        # job) and the end of the first job (the second, same key) can have started them.
+        task = tasks.limited_sleep.using(concurrency_key="k")
+        first, second = task.enqueue(0.2), task.enqueue(0)
+        wait_for(
+            lambda: (
+                Job.objects.filter(id__in=[first.id, second.id], status=JobStatus.DONE).count() == 2
+            ),
+            timeout=20,
+            what="both keyed jobs done",
+        )
+        runs = Job.objects.filter(id__in=[first.id, second.id]).order_by("started_at")
+        assert [job.id for job in runs] == [first.id, second.id]
+        assert runs[1].started_at >= runs[0].finished_at
+    finally:
+        worker.request_stop()
+        thread.join(30)
+
+
+@pytest.mark.postgres  # elsewhere claim and start are two statements anyway
+@override_settings(DJANGO_JOBS=LIMITED)
+def test_the_plain_claim_stays_one_statement_beside_limited_jobs():
+    from django.test.utils import CaptureQueriesContext
+
+    keyed("a", 3)
+    tasks.add.using(queue="mail").enqueue(1, 1)
+    plain = [tasks.add.enqueue(i, i) for i in range(3)]
+    with CaptureQueriesContext(connection) as queries:
+        claimed = engine.claim(worker_id="w", limit=10, lease_seconds=30, start_first=2)
+    assert len(queries) == 1, queries.captured_queries
+    assert sorted(job.id for job in claimed) == sorted(job.id for job in plain)
