@@ -159,6 +159,16 @@ def test_a_task_raising_anything_after_the_request_ends_cancelled(worker, signal
     assert signals["failed"] == []
 
 
+def test_an_asked_task_that_runs_past_its_timeout_ends_cancelled_not_retried(worker):
+    worker()
+    queued = cancel_tasks.overruns_ignoring_requests.enqueue()
+    wait_started(queued.id)
+    cancel([queued.id])
+    ended = wait_status(queued.id, JobStatus.CANCELLED)
+    assert ended.errors[-1]["exception_class"].endswith("JobTimeoutError")
+    assert not DeadJob.objects.exists()
+
+
 def test_a_task_may_cancel_itself_by_raising_job_cancelled(worker):
     worker()
     queued = cancel_tasks.cancels_itself.enqueue()
