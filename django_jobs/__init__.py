@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# Eager, not behind the module __getattr__ below: polled in tight loops; imports no models.
+from .cancellation import cancel_requested, check_cancelled
 from .exceptions import (
     ConfigurationError,
     DjangoJobsError,
@@ -27,7 +29,6 @@ from .exceptions import (
 from .task import Task, aenqueue, enqueue, enqueue_many, job
 
 if TYPE_CHECKING:
-    from .cancellation import cancel_requested, check_cancelled
     from .context import JobContext
     from .pause import pause_queue, paused_queues, resume_queue
     from .status import get_status
@@ -64,8 +65,6 @@ __all__ = [
 
 _LAZY = {
     "JobContext": "context",
-    "cancel_requested": "cancellation",
-    "check_cancelled": "cancellation",
     "get_status": "status",
     "pause_queue": "pause",
     "paused_queues": "pause",
