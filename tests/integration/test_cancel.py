@@ -230,6 +230,19 @@ def test_a_notify_brings_the_request_long_before_the_next_heartbeat(worker, tmp_
         wait_status(queued.id, JobStatus.CANCELLED, timeout=60)
 
 
+def test_without_listen_the_next_heartbeat_brings_the_request(worker, monkeypatch, tmp_path):
+    from django_jobs.worker import listen
+
+    monkeypatch.setattr(listen, "supported", lambda alias="default": False)
+    running = worker()
+    assert running.listener is None
+    queued = cancel_tasks.polls_context.enqueue(str(tmp_path / "never"))
+    wait_started(queued.id)
+    cancel([queued.id])
+    # HEARTBEAT_SECONDS is 0.5 here; 10 by default.
+    wait_status(queued.id, JobStatus.CANCELLED)
+
+
 # The engine: guards and fences ------------------------------------------------------------------
 
 
