@@ -6,8 +6,9 @@ observer's method runs in the worker thread that saw the event (a slot, the comp
 thread or the heartbeat) and must be quick and thread-safe; an error it raises is logged and
 swallowed, never changing a job's outcome.
 
-Outcomes passed to ``finished``: ``"done"``, ``"retry"``, ``"dead"``, ``"cancelled"`` and
-``"lost"`` (the lease was lost before the outcome was written; the outcome was discarded).
+Outcomes passed to ``finished``: ``"done"``, ``"retry"``, ``"dead"``, ``"cancelled"`` (the task
+stopped at a cancel request, or raised ``JobCancelled``) and ``"lost"`` (the lease was lost
+before the outcome was written; the outcome was discarded).
 """
 
 from __future__ import annotations
