@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# Eager, not behind the module __getattr__ below: polled in tight loops; imports no models.
+from .cancellation import cancel_requested, check_cancelled
 from .exceptions import (
     ConfigurationError,
     DjangoJobsError,
@@ -31,7 +33,6 @@ from .task import Task, aenqueue, enqueue, enqueue_many, job
 from .workflows import Call, achain, agroup, call, chain, group
 
 if TYPE_CHECKING:
-    from .cancellation import cancel_requested, check_cancelled
     from .context import JobContext
     from .pause import pause_queue, paused_queues, resume_queue
     from .status import get_status, get_workflow_status
@@ -79,8 +80,6 @@ __all__ = [
 
 _LAZY = {
     "JobContext": "context",
-    "cancel_requested": "cancellation",
-    "check_cancelled": "cancellation",
     "get_status": "status",
     "get_workflow_status": "status",
     "pause_queue": "pause",

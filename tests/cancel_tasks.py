@@ -78,3 +78,10 @@ async def polls_async(limit_seconds: float = 60) -> str:
             raise JobCancelled("asked, in a coroutine")
         await asyncio.sleep(POLL_SECONDS)
     return "never asked"
+
+
+@job(timeout_seconds=3, max_attempts=5)
+def overruns_ignoring_requests(seconds: float = 10) -> str:
+    """Never look at the flag and run past the timeout: the timeout ends it, as cancelled."""
+    time.sleep(seconds)
+    return "slept"

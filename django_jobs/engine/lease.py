@@ -75,10 +75,10 @@ def _renew(jobs: Sequence[Job], expires_at: object) -> dict[int, datetime | None
 
 
 def _datetime(value: object) -> datetime | None:
-    # PostgreSQL returns aware datetimes; SQLite returns the stored text.
-    if value is None or isinstance(value, datetime):
-        return value
-    parsed = parse_datetime(str(value))
+    # PostgreSQL returns aware datetimes; SQLite naive UTC ones, or the stored text.
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
     if parsed is not None and timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=UTC)
     return parsed

@@ -160,7 +160,7 @@ class Feed:
         lost = [job for job in jobs if id(job) not in begun]
         if lost:
             self.held.drop(lost)
-            logger.warning("Worker %s: jobs %s were rescued before they started",
+            logger.warning("Worker %s: jobs %s were rescued or cancelled before they started",
                            self.worker_id, [job.id for job in lost])  # fmt: skip
         self._hand(idle, started)
         return count

@@ -7,8 +7,9 @@ thread or the heartbeat) and must be quick and thread-safe; an error it raises i
 swallowed, never changing a job's outcome.
 
 Outcomes passed to ``finished``: ``"done"``, ``"retry"``, ``"dead"``, ``"snoozed"`` (queued
-again later, its attempt given back), ``"cancelled"`` and ``"lost"`` (the lease was lost before
-the outcome was written; the outcome was discarded).
+again later, its attempt given back), ``"cancelled"`` (the task stopped at a cancel request, or
+raised ``JobCancelled``) and ``"lost"`` (the lease was lost before the outcome was written; the
+outcome was discarded).
 """
 
 from __future__ import annotations

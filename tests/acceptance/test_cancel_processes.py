@@ -3,7 +3,9 @@
 Six long polling tasks fill the workers' six slots (three workers, two slots each). ``manage.py
 jobs cancel`` asks one job on each worker to stop: those end ``cancelled`` while the others keep
 running, each told by its own worker (the request is in the database, not in one process). The
-others then finish ``done``. Nothing is retried, dead-lettered or failed.
+others then finish ``done``. Nothing is retried, dead-lettered or failed. A task that raises
+``KeyboardInterrupt`` once asked ends cancelled without taking its worker down; one that ignores
+the request ends done.
 """
 
 import json
@@ -102,3 +104,33 @@ def test_running_jobs_cancelled_through_the_command_end_cancelled_the_others_don
     for proc in workers:
         code, out = proc.finish(timeout=60)
         assert code == 0, out[-3000:]
+
+
+def test_a_real_worker_survives_a_hostile_task_and_one_that_ignores_the_request(start_worker):
+    worker = start_worker("--concurrency", "2")
+    worker.wait_until_started()
+    ignoring = cancel_tasks.ignores_request.enqueue().id
+    hostile = cancel_tasks.raises_when_asked.enqueue("KeyboardInterrupt").id
+    wait_for(
+        lambda: Job.objects.filter(id__in=[ignoring, hostile], started_at__isnull=False).count()
+        == 2,
+        timeout=120, what="both jobs running", describe=describe,
+    )  # fmt: skip
+    outcomes = jobs_cancel(ignoring, hostile)
+    assert [o["requested"] for o in outcomes] == [True, True]
+    wait_for(
+        lambda: Job.objects.get(id=ignoring).status == JobStatus.DONE
+        and Job.objects.get(id=hostile).status == JobStatus.CANCELLED,
+        timeout=CANCELLED_WITHIN_SECONDS, what="done and cancelled", describe=describe,
+    )  # fmt: skip
+    assert Job.objects.get(id=ignoring).result == "asked"
+    [error] = Job.objects.get(id=hostile).errors
+    assert error["exception_class"] == "builtins.KeyboardInterrupt"
+    assert not DeadJob.objects.exists()
+    # The KeyboardInterrupt was the task's: the worker still runs, and takes the next job.
+    assert worker.poll() is None
+    after = cancel_tasks.cancels_itself.enqueue().id
+    wait_for(lambda: Job.objects.get(id=after).status == JobStatus.CANCELLED, timeout=60)
+    worker.send_signal(signal.SIGTERM)
+    code, out = worker.finish(timeout=60)
+    assert code == 0, out[-3000:]

@@ -28,7 +28,7 @@ from django_jobs.models import DeadJob, Job, JobStatus
 from django_jobs.scheduler import ledger
 from django_jobs.scheduler.schedules import load_schedules
 from django_jobs.worker import Worker
-from tests import tasks
+from tests import cancel_tasks, tasks
 
 PACKAGE = Path(django_jobs.__file__).resolve().parent
 ENGINE = PACKAGE / "engine"
@@ -89,6 +89,7 @@ def test_every_write_to_the_job_tables_comes_from_the_engine(writers, settings):
     tasks.permanent_failure.enqueue()
     tasks.reports_progress.enqueue()
     tasks.overruns.enqueue("slow", 1.5)  # a timeout
+    cancel_tasks.cancels_itself.enqueue()  # a running job ends cancelled (acknowledge_cancel)
     cancelled = tasks.add.using(delay=3600).enqueue(3, 3)
     later = tasks.add.using(delay=3600).enqueue(4, 4)
     engine.cancel([cancelled.id])
@@ -114,7 +115,8 @@ def test_every_write_to_the_job_tables_comes_from_the_engine(writers, settings):
                if not module.startswith("django_jobs/engine/")}  # fmt: skip
     assert not outside, f"job tables written outside django_jobs/engine/: {outside}"
     # Statements run by sql.execute_returning (enqueue's INSERTs among them) are seen there.
-    assert {"django_jobs/engine/sql.py", "django_jobs/engine/fail.py"} <= set(writers.modules)
+    assert {"django_jobs/engine/sql.py", "django_jobs/engine/fail.py",
+            "django_jobs/engine/cancel.py"} <= set(writers.modules)  # fmt: skip
     assert any(sql.startswith("INSERT INTO") for sql in writers.modules.values())
 
 

@@ -159,6 +159,16 @@ def test_a_task_raising_anything_after_the_request_ends_cancelled(worker, signal
     assert signals["failed"] == []
 
 
+def test_an_asked_task_that_runs_past_its_timeout_ends_cancelled_not_retried(worker):
+    worker()
+    queued = cancel_tasks.overruns_ignoring_requests.enqueue()
+    wait_started(queued.id)
+    cancel([queued.id])
+    ended = wait_status(queued.id, JobStatus.CANCELLED)
+    assert ended.errors[-1]["exception_class"].endswith("JobTimeoutError")
+    assert not DeadJob.objects.exists()
+
+
 def test_a_task_may_cancel_itself_by_raising_job_cancelled(worker):
     worker()
     queued = cancel_tasks.cancels_itself.enqueue()
@@ -218,6 +228,19 @@ def test_a_notify_brings_the_request_long_before_the_next_heartbeat(worker, tmp_
         wait_started(queued.id)
         cancel([queued.id])
         wait_status(queued.id, JobStatus.CANCELLED, timeout=60)
+
+
+def test_without_listen_the_next_heartbeat_brings_the_request(worker, monkeypatch, tmp_path):
+    from django_jobs.worker import listen
+
+    monkeypatch.setattr(listen, "supported", lambda alias="default": False)
+    running = worker()
+    assert running.listener is None
+    queued = cancel_tasks.polls_context.enqueue(str(tmp_path / "never"))
+    wait_started(queued.id)
+    cancel([queued.id])
+    # HEARTBEAT_SECONDS is 0.5 here; 10 by default.
+    wait_status(queued.id, JobStatus.CANCELLED)
 
 
 # The engine: guards and fences ------------------------------------------------------------------
