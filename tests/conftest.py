@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -113,6 +114,23 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def thread_stacks(pid: int) -> str:
+    """Return every thread's stack of process ``pid`` (``py-spy dump``), for a failure message.
+
+    Empty when py-spy is not installed or cannot read the process: a test that fails because a
+    worker hung then says where it hung.
+    """
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        return ""
+    try:
+        dump = subprocess.run([spy, "dump", "--pid", str(pid)], capture_output=True, text=True,
+                              timeout=30)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return f"\n--- its threads (py-spy dump) ---\n{dump.stdout[-6000:]}{dump.stderr[-500:]}"
+
+
 class ManagedProcess:
     """A ``manage.py`` child whose output goes to a file, never to a pipe nobody reads.
 
@@ -159,6 +177,7 @@ class ManagedProcess:
         except subprocess.TimeoutExpired:
             pytest.fail(
                 f"process {self.pid} still running after {timeout}s:\n{self.output()[-3000:]}"
+                f"{thread_stacks(self.pid)}"
             )
         return code, self.output()
 
