@@ -29,12 +29,20 @@ lint: venv
 	DATABASE_URL=$(SQLITE_URL) $(BIN)/python manage.py check --fail-level WARNING
 	DATABASE_URL=$(SQLITE_URL) $(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings
 
+# The suites run in TEST_PROCESSES processes (pytest-xdist, each with its own test database),
+# then, on PostgreSQL, the tests marked serial (they restart the server or cut a network) alone.
+# Exit status 5 (no test selected, e.g. PYTEST_ARGS naming only serial tests) is not a failure.
+TEST_PROCESSES ?= 2
+PYTEST_PARALLEL := $(BIN)/pytest -n $(TEST_PROCESSES) --dist worksteal
+ok_if_none = status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
+
 test-pg: venv
-	DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(PG_URL) $(PYTEST_PARALLEL) -m "not serial" $(PYTEST_ARGS); $(ok_if_none)
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest -m serial $(PYTEST_ARGS); $(ok_if_none)
 
 test-sqlite: venv
 	@mkdir -p .sqlite-tests
-	DATABASE_URL=$(SQLITE_URL) SQLITE_TEST_NAME=$(CURDIR)/.sqlite-tests/test.sqlite3 $(BIN)/pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(SQLITE_URL) SQLITE_TEST_NAME=$(CURDIR)/.sqlite-tests/test.sqlite3 $(PYTEST_PARALLEL) $(PYTEST_ARGS); $(ok_if_none)
 
 # The documentation site, into docs/_build/html; a warning (a broken link or anchor, a page left out
 # of the table of contents, a bad include) fails the build.

@@ -14,6 +14,10 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+# The jobs command wraps its tables at $COLUMNS when set, and pytest-xdist sets it to 80 in its
+# workers: tests read the tables as a pipe gets them, whatever runs the suite.
+os.environ.pop("COLUMNS", None)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Fixtures of a real PgBouncer (``pgbouncer``, ``default_through_pgbouncer``).

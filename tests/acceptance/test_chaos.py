@@ -30,7 +30,8 @@ from tests import hostile_tasks, tasks
 from tests.conftest import Progress, wait_for
 from tests.models import Execution
 
-pytestmark = pytest.mark.postgres
+# Serial: some of these restart the PostgreSQL server, which every other test is using.
+pytestmark = [pytest.mark.postgres, pytest.mark.serial]
 
 LEASE_SECONDS = settings.DJANGO_JOBS["LEASE_SECONDS"]
 #: Scheduling delay allowed on top of what a step needs (a lease, a rescue, a short job) when two

@@ -44,6 +44,8 @@ from . import netns
 
 pytestmark = [
     pytest.mark.postgres,
+    # Serial: its timings (a cut link, TCP retransmissions) assume no other suite competes.
+    pytest.mark.serial,
     pytest.mark.skipif(netns.available() is not None, reason=netns.available() or ""),
 ]
 
