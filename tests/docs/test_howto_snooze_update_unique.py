@@ -1,4 +1,5 @@
-"""The snooze, update and unique how-to's code blocks (tests/docs/flow/), run on the database."""
+"""The code blocks of the snooze, change-queued-jobs and unique how-tos (tests/docs/flow/), run on
+the database."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from django_jobs.worker import Worker
 from .flow import exports, jobs
 from .pages import DOCS, page_blocks
 
-PAGE = "howto/snooze-update-unique.md"
+PAGES = ("howto/snoozing-jobs.md", "howto/changing-queued-jobs.md", "howto/unique-jobs.md")
 EXAMPLES = Path(__file__).resolve().parent / "flow"
 
 
 def test_every_file_the_page_includes_is_an_example_here():
-    included = {block.include_path for block in page_blocks(PAGE) if block.include_path}
+    included = {
+        block.include_path for page in PAGES for block in page_blocks(page) if block.include_path
+    }
     assert {(DOCS / "howto" / path).resolve() for path in included} == {
         EXAMPLES / "jobs.py",
         EXAMPLES / "shell.py",
