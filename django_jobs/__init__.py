@@ -1,7 +1,7 @@
 """django-jobs: durable background jobs for Django, stored in PostgreSQL through the ORM.
 
 The public API: ``job`` (decorator), ``enqueue``/``aenqueue``, ``Task``, ``JobContext``,
-``get_status``, ``chain``/``group``/``call``/``get_workflow_status``,
+``get_status``, ``chain``/``group``/``signature``/``get_workflow_status``,
 ``pause_queue``/``resume_queue``/``paused_queues``, ``update_queued``, ``Snooze``,
 ``cancel_requested``/``check_cancelled`` (inside a running job) and the exceptions. Importing
 the package reads no settings and touches no models.
@@ -30,7 +30,7 @@ from .exceptions import (
 )
 from .snooze import Snooze
 from .task import Task, aenqueue, enqueue, enqueue_many, job
-from .workflows import Call, achain, agroup, call, chain, group
+from .workflows import Signature, achain, agroup, chain, group, signature
 
 if TYPE_CHECKING:
     from .context import JobContext
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
-    "Call",
     "ConfigurationError",
     "DjangoJobsError",
     "InvalidJobOptionsError",
@@ -53,6 +52,7 @@ __all__ = [
     "PermanentError",
     "ReplayConflictError",
     "SerializationError",
+    "Signature",
     "Snooze",
     "SnoozeLimitError",
     "Task",
@@ -62,7 +62,6 @@ __all__ = [
     "achain",
     "aenqueue",
     "agroup",
-    "call",
     "cancel_requested",
     "chain",
     "check_cancelled",
@@ -75,6 +74,7 @@ __all__ = [
     "pause_queue",
     "paused_queues",
     "resume_queue",
+    "signature",
     "update_queued",
 ]
 

@@ -145,18 +145,23 @@ class Task:
         """Async twin of ``enqueue``."""
         return await sync_to_async(self.enqueue)(*args, **kwargs)
 
-    def call(self, *args: Any, **kwargs: Any) -> Call:
-        """Return a call of this task with ``args``, ``kwargs`` and its options, not enqueued:
-        a step of ``django_jobs.chain`` or a member of ``django_jobs.group``. No SQL."""
-        return Call(self, args, dict(kwargs))
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """Return a signature of this task: ``args``, ``kwargs`` and its options, not enqueued;
+        a step of ``django_jobs.chain`` or a member of ``django_jobs.group``. No SQL.
+
+        Named after Celery's ``task.s()``, with its meaning: a chain's next step gets the previous
+        result as its first argument. (Django's ``Task.call()`` runs a task at once; this does
+        not run anything.)
+        """
+        return Signature(self, args, dict(kwargs))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Call:
+class Signature:
     """A task with its arguments and options, not enqueued yet: one job of a workflow.
 
-    Made by ``task.call(*args, **kwargs)`` (options through ``task.using(...).call(...)``);
-    Celery calls this a signature.
+    Made by ``task.s(*args, **kwargs)`` (options through ``task.using(...).s(...)``), as in
+    Celery, whose signatures these are.
     """
 
     task: Task

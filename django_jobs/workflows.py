@@ -1,8 +1,8 @@
 """Chains and groups: jobs that run in order, or in parallel and then a callback once.
 
-``chain(a.call(1), b.call(), c.call())`` runs ``a(1)``, then ``b(result_of_a)``, then
+``chain(a.s(1), b.s(), c.s())`` runs ``a(1)``, then ``b(result_of_a)``, then
 ``c(result_of_b)``: each step is enqueued by the transaction that marks the previous one done.
-``group([a.call(1), a.call(2)], then=b.call())`` runs the members in parallel, then
+``group([a.s(1), a.s(2)], then=b.s())`` runs the members in parallel, then
 ``b([result_1, result_2])`` once, after every member succeeded. Both are plain INSERTs in the
 caller's transaction (as ``enqueue``), validated entirely before any SQL. The shape follows
 Celery's chain/group/chord signatures and Oban Pro's Workflow; the counting is in PostgreSQL
@@ -20,25 +20,26 @@ from django.utils import timezone
 
 from .enqueue import call_values
 from .exceptions import InvalidJobOptionsError
-from .task import Call, as_task
+from .task import Signature, as_task
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from .models import Workflow
 
-__all__ = ["Call", "achain", "agroup", "call", "chain", "group"]
+__all__ = ["Signature", "achain", "agroup", "chain", "group", "signature"]
 
 #: The most jobs one workflow may hold: a group's callback gets every result in one argument.
 MAX_WORKFLOW_JOBS = 10_000
 
 
-def call(task: Any, *args: Any, **kwargs: Any) -> Call:
-    """Return a ``Call`` of ``task`` (a task, its function or its dotted path, as ``enqueue``)."""
-    return Call(as_task(task), args, dict(kwargs))
+def signature(task: Any, *args: Any, **kwargs: Any) -> Signature:
+    """Return a ``Signature`` of ``task`` (a task, its function or its dotted path, as for
+    ``enqueue``) with ``args`` and ``kwargs``: ``task.s(...)`` for what is not a ``Task``."""
+    return Signature(as_task(task), args, dict(kwargs))
 
 
-def chain(*calls: Call) -> Workflow:
+def chain(*calls: Signature) -> Workflow:
     """Enqueue a chain: run ``calls`` one after the other, each once the previous succeeded.
 
     Each step after the first receives the previous step's result as its first positional
@@ -48,7 +49,7 @@ def chain(*calls: Call) -> Workflow:
     stops it for good. Returns the ``Workflow`` (its id is what ``get_workflow_status`` takes).
     One transaction with the caller's (a savepoint in it), no ``on_commit``: a rollback takes
     the whole chain with it. Raises ``InvalidJobOptionsError`` (fewer than two steps, not a
-    ``Call``, ``run_at``/``idempotency_key`` on a later step, an idempotency key at all) or
+    ``Signature``, ``run_at``/``idempotency_key`` on a later step, an idempotency key at all) or
     ``SerializationError`` before any SQL.
     """
     steps = _calls(calls, "chain")
@@ -62,7 +63,7 @@ def chain(*calls: Call) -> Workflow:
     return _insert("chain", [first], later)
 
 
-def group(calls: Iterable[Call], *, then: Call | None = None) -> Workflow:
+def group(calls: Iterable[Signature], *, then: Signature | None = None) -> Workflow:
     """Enqueue a group: run ``calls`` in parallel, then ``then`` once, after all succeeded.
 
     ``then`` (optional) receives the members' results as its first positional argument: a
@@ -74,35 +75,35 @@ def group(calls: Iterable[Call], *, then: Call | None = None) -> Workflow:
     """
     members = _calls(calls, "group")
     if not members:
-        raise InvalidJobOptionsError("A group needs at least one member call, got none.")
+        raise InvalidJobOptionsError("A group needs at least one member signature, got none.")
     now = timezone.now()
     first = [_member(c, f"member {n}", now) for n, c in enumerate(members)]
     later = [] if then is None else [_later(_calls([then], "then")[0], "then")]
     return _insert("group", first, later)
 
 
-async def achain(*calls: Call) -> Workflow:
+async def achain(*calls: Signature) -> Workflow:
     """Async twin of ``chain``; same arguments, result and errors."""
     return await sync_to_async(chain)(*calls)
 
 
-async def agroup(calls: Iterable[Call], *, then: Call | None = None) -> Workflow:
+async def agroup(calls: Iterable[Signature], *, then: Signature | None = None) -> Workflow:
     """Async twin of ``group``; same arguments, result and errors."""
     return await sync_to_async(group)(calls, then=then)
 
 
-def _calls(calls: Iterable[Any], what: str) -> list[Call]:
-    if isinstance(calls, Call) or not isinstance(calls, Iterable):
+def _calls(calls: Iterable[Any], what: str) -> list[Signature]:
+    if isinstance(calls, Signature) or not isinstance(calls, Iterable):
         raise InvalidJobOptionsError(
-            f"{what} takes a list of calls, got {type(calls).__name__}; "
-            "e.g. group([task.call(1), task.call(2)])."
+            f"{what} takes a list of signatures, got {type(calls).__name__}; "
+            "e.g. group([task.s(1), task.s(2)])."
         )
     found = list(calls)
     for n, item in enumerate(found):
-        if not isinstance(item, Call):
+        if not isinstance(item, Signature):
             raise InvalidJobOptionsError(
-                f"Item {n} of the {what} is {type(item).__name__} {item!r:.60}, not a call; "
-                "make one with task.call(*args, **kwargs)."
+                f"Item {n} of the {what} is {type(item).__name__} {item!r:.60}, not a signature; "
+                "make one with task.s(*args, **kwargs)."
             )
     if len(found) + 1 > MAX_WORKFLOW_JOBS:
         raise InvalidJobOptionsError(
@@ -113,7 +114,7 @@ def _calls(calls: Iterable[Any], what: str) -> list[Call]:
 
 
 def _member(
-    item: Call, where: str, now: datetime | None = None
+    item: Signature, where: str, now: datetime | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Validate a call; return its ``Job`` values and JSON texts (``enqueue.call_values``).
 
@@ -138,7 +139,7 @@ def _member(
     return values, encoded
 
 
-def _later(item: Call, where: str) -> dict[str, Any]:
+def _later(item: Signature, where: str) -> dict[str, Any]:
     """Validate a call enqueued later; return it as stored in ``Workflow.calls``."""
     if item.task.run_at is not None:
         raise InvalidJobOptionsError(

@@ -44,7 +44,7 @@ def stop(workers) -> None:
 def test_thousand_member_group_runs_its_callback_once_with_every_result(start_worker):
     workers = start_workers(start_worker)
     workflow = django_jobs.group(
-        [tasks.square.call(n) for n in range(MEMBERS)], then=tasks.collect.call(key="fan-in")
+        [tasks.square.s(n) for n in range(MEMBERS)], then=tasks.collect.s(key="fan-in")
     )
     callback = Job.objects.filter(workflow=workflow, workflow_position=MEMBERS)
     wait_for(
@@ -73,8 +73,8 @@ def test_chains_run_each_step_once_in_order_across_workers(start_worker):
     workers = start_workers(start_worker)
     chains = [
         django_jobs.chain(
-            tasks.chain_step.call(None, f"c{c}-s0"),
-            *[tasks.chain_step.call(f"c{c}-s{s}") for s in range(1, STEPS)],
+            tasks.chain_step.s(None, f"c{c}-s0"),
+            *[tasks.chain_step.s(f"c{c}-s{s}") for s in range(1, STEPS)],
         )
         for c in range(CHAINS)
     ]
@@ -104,8 +104,8 @@ def test_a_worker_killed_during_the_fan_in_leaves_one_callback_with_every_result
     members = 300
     workers = start_workers(start_worker)
     workflow = django_jobs.group(
-        [tasks.slow_square.call(n, 0.02) for n in range(members)],
-        then=tasks.collect.call(key="after-kill"),
+        [tasks.slow_square.s(n, 0.02) for n in range(members)],
+        then=tasks.collect.s(key="after-kill"),
     )
     done = Job.objects.filter(workflow=workflow, status=JobStatus.DONE)
     wait_for(lambda: done.count() >= members // 3, timeout=300, what="a third of the members")

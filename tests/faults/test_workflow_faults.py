@@ -48,7 +48,7 @@ def allow() -> None:
 
 def test_a_refused_callback_rolls_back_the_last_members_done_and_count(refuse_workflow_inserts):
     workflow = django_jobs.group(
-        [tasks.square.call(1), tasks.square.call(2)], then=tasks.collect.call(key="cb")
+        [tasks.square.s(1), tasks.square.s(2)], then=tasks.collect.s(key="cb")
     )
     refuse_workflow_inserts(2)
     claimed = engine.claim(worker_id="w", limit=2, lease_seconds=60, start_first=2)
@@ -67,7 +67,7 @@ def test_a_refused_callback_rolls_back_the_last_members_done_and_count(refuse_wo
 def test_the_worker_dead_letters_a_member_whose_callback_is_refused_and_a_replay_resumes(
     refuse_workflow_inserts,
 ):
-    workflow = django_jobs.group([tasks.square.call(3)], then=tasks.collect.call(key="cb"))
+    workflow = django_jobs.group([tasks.square.s(3)], then=tasks.collect.s(key="cb"))
     refuse_workflow_inserts(1)
     assert Worker(burst=True, concurrency=1).run() == 0
     # The refusal is recorded on the member (a result that cannot be stored is permanent);
@@ -86,7 +86,7 @@ def test_the_worker_dead_letters_a_member_whose_callback_is_refused_and_a_replay
 
 
 def test_complete_many_never_marks_a_member_done_and_complete_hands_it_over():
-    workflow = django_jobs.group([tasks.square.call(1), tasks.square.call(2)])
+    workflow = django_jobs.group([tasks.square.s(1), tasks.square.s(2)])
     first, second = engine.claim(worker_id="w", limit=2, lease_seconds=60, start_first=2)
     fates = engine.complete_many([engine.Completion(first, 1, "1")])
     assert fates == {first.id: Recorded.LOST}

@@ -104,7 +104,7 @@ def race_each(
 def test_last_two_members_finishing_at_once_insert_the_callback_once(race_each):
     workflows = [
         django_jobs.group(
-            [tasks.square.call(1), tasks.square.call(2)], then=tasks.collect.call(key=f"cb-{n}")
+            [tasks.square.s(1), tasks.square.s(2)], then=tasks.collect.s(key=f"cb-{n}")
         )
         for n in range(GROUPS)
     ]
@@ -132,8 +132,8 @@ def test_last_two_members_finishing_at_once_insert_the_callback_once(race_each):
 
 def test_dead_member_replayed_from_the_command_resumes_its_group(start_worker, start_command):
     workflow = django_jobs.group(
-        [tasks.square.call(3), tasks.fails_until_allowed.call("x")],
-        then=tasks.chain_step.call("end"),
+        [tasks.square.s(3), tasks.fails_until_allowed.s("x")],
+        then=tasks.chain_step.s("end"),
     )
     code, out = start_worker("--burst").finish(timeout=120)
     assert code == 0, out[-2000:]
@@ -157,7 +157,7 @@ def test_dead_member_replayed_from_the_command_resumes_its_group(start_worker, s
 
 def test_two_processes_completing_the_same_step_at_once_insert_the_next_step_once(race_each):
     chains = [
-        django_jobs.chain(tasks.chain_step.call(None, f"c{n}"), tasks.chain_step.call("next"))
+        django_jobs.chain(tasks.chain_step.s(None, f"c{n}"), tasks.chain_step.s("next"))
         for n in range(GROUPS)
     ]
     claimed = engine.claim(worker_id="w", limit=GROUPS, lease_seconds=300, start_first=GROUPS)

@@ -24,7 +24,7 @@ def drain() -> None:
 
 def test_group_runs_its_callback_once_with_results_in_member_order():
     workflow = django_jobs.group(
-        [tasks.square.call(n) for n in range(5)], then=tasks.collect.call(key="cb")
+        [tasks.square.s(n) for n in range(5)], then=tasks.collect.s(key="cb")
     )
     assert (workflow.kind, workflow.total, workflow.pending) == ("group", 6, 6)
     assert Job.objects.filter(workflow=workflow).count() == 5  # the callback is not enqueued yet
@@ -41,7 +41,7 @@ def test_group_runs_its_callback_once_with_results_in_member_order():
 
 
 def test_group_without_callback_finishes_when_every_member_succeeded():
-    workflow = django_jobs.group([tasks.square.call(n) for n in range(3)])
+    workflow = django_jobs.group([tasks.square.s(n) for n in range(3)])
     drain()
     assert django_jobs.get_workflow_status(workflow.id).state == "done"
     assert Job.objects.filter(workflow=workflow).count() == 3
@@ -49,7 +49,7 @@ def test_group_without_callback_finishes_when_every_member_succeeded():
 
 def test_chain_runs_steps_in_order_each_receiving_the_previous_result():
     workflow = django_jobs.chain(
-        tasks.chain_step.call(None, "a"), tasks.chain_step.call("b"), tasks.chain_step.call("c")
+        tasks.chain_step.s(None, "a"), tasks.chain_step.s("b"), tasks.chain_step.s("c")
     )
     assert Job.objects.filter(workflow=workflow).count() == 1
     drain()
@@ -63,7 +63,7 @@ def test_chain_runs_steps_in_order_each_receiving_the_previous_result():
 
 
 def test_later_steps_keep_their_task_options():
-    workflow = django_jobs.chain(tasks.square.call(3), tasks.square.using(priority=7).call())
+    workflow = django_jobs.chain(tasks.square.s(3), tasks.square.using(priority=7).s())
     drain()
     last = Job.objects.get(workflow=workflow, workflow_position=1)
     assert (last.priority, last.args, last.result) == (7, [9], 81)
@@ -71,8 +71,8 @@ def test_later_steps_keep_their_task_options():
 
 def test_rolled_back_chain_or_group_leaves_nothing():
     with pytest.raises(RuntimeError), transaction.atomic():
-        django_jobs.group([tasks.square.call(1), tasks.square.call(2)], then=tasks.noop.call())
-        django_jobs.chain(tasks.square.call(1), tasks.square.call())
+        django_jobs.group([tasks.square.s(1), tasks.square.s(2)], then=tasks.noop.s())
+        django_jobs.chain(tasks.square.s(1), tasks.square.s())
         raise RuntimeError("roll back")
     assert not Workflow.objects.exists() and not Job.objects.exists()
 
@@ -80,20 +80,20 @@ def test_rolled_back_chain_or_group_leaves_nothing():
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: django_jobs.chain(tasks.square.call(1)), "at least two steps"),
+        (lambda: django_jobs.chain(tasks.square.s(1)), "at least two steps"),
         (lambda: django_jobs.group([]), "at least one member"),
-        (lambda: django_jobs.group(tasks.square.call(1)), "list of calls"),
-        (lambda: django_jobs.group([tasks.square.call(1), 3]), "Item 1 of the group"),
+        (lambda: django_jobs.group(tasks.square.s(1)), "list of signatures"),
+        (lambda: django_jobs.group([tasks.square.s(1), 3]), "Item 1 of the group"),
         (
-            lambda: django_jobs.chain(tasks.square.call(1), tasks.square.using(delay=5).call()),
+            lambda: django_jobs.chain(tasks.square.s(1), tasks.square.using(delay=5).s()),
             "run_at",
         ),
         (
-            lambda: django_jobs.group([tasks.square.using(idempotency_key="k").call(1)]),
+            lambda: django_jobs.group([tasks.square.using(idempotency_key="k").s(1)]),
             "idempotency_key",
         ),
         (
-            lambda: django_jobs.group([tasks.square.call(1)], then=tasks.noop),
+            lambda: django_jobs.group([tasks.square.s(1)], then=tasks.noop),
             "Item 0 of the then",
         ),
     ],
@@ -107,13 +107,13 @@ def test_unstorable_arguments_of_a_later_step_are_refused_before_any_sql(
     django_assert_num_queries,
 ):
     with django_assert_num_queries(0), pytest.raises(SerializationError):
-        django_jobs.chain(tasks.square.call(1), tasks.square.call(object()))
+        django_jobs.chain(tasks.square.s(1), tasks.square.s(object()))
 
 
 def test_dead_member_blocks_the_callback_until_replayed():
     workflow = django_jobs.group(
-        [tasks.square.call(2), tasks.fails_until_allowed.call("m")],
-        then=tasks.chain_step.call("end"),
+        [tasks.square.s(2), tasks.fails_until_allowed.s("m")],
+        then=tasks.chain_step.s("end"),
     )
     drain()
     dead = DeadJob.objects.get(workflow_id=workflow.id)
@@ -132,9 +132,7 @@ def test_dead_member_blocks_the_callback_until_replayed():
 
 
 def test_dead_chain_step_stops_the_chain_and_a_replay_resumes_it():
-    workflow = django_jobs.chain(
-        tasks.fails_until_allowed.call("s"), tasks.chain_step.call("after")
-    )
+    workflow = django_jobs.chain(tasks.fails_until_allowed.s("s"), tasks.chain_step.s("after"))
     drain()
     assert Job.objects.filter(workflow=workflow).count() == 0
     Execution.objects.create(key="allow-s")
@@ -146,8 +144,8 @@ def test_dead_chain_step_stops_the_chain_and_a_replay_resumes_it():
 
 def test_cancelled_member_means_the_callback_never_runs():
     workflow = django_jobs.group(
-        [tasks.square.call(1), tasks.square.using(delay=3600).call(2)],
-        then=tasks.collect.call(key="cb"),
+        [tasks.square.s(1), tasks.square.using(delay=3600).s(2)],
+        then=tasks.collect.s(key="cb"),
     )
     later = Job.objects.get(workflow=workflow, workflow_position=1)
     engine.cancel([later.id])
@@ -168,17 +166,17 @@ def test_group_chain_and_status_have_async_twins():
 
     from django_jobs.status import aget_workflow_status
 
-    workflow = async_to_sync(django_jobs.agroup)([tasks.square.call(1)])
+    workflow = async_to_sync(django_jobs.agroup)([tasks.square.s(1)])
     status = async_to_sync(aget_workflow_status)(workflow.id)
     assert (status.state, status.total, status.done) == ("running", 1, 0)
-    chained = async_to_sync(django_jobs.achain)(tasks.square.call(2), tasks.square.call())
+    chained = async_to_sync(django_jobs.achain)(tasks.square.s(2), tasks.square.s())
     assert Job.objects.get(workflow=chained).args == [2]
 
 
 def test_done_members_of_an_unfinished_workflow_are_not_pruned():
     workflow = django_jobs.group(
-        [tasks.square.call(1), tasks.square.using(delay=3600).call(2)],
-        then=tasks.collect.call(key="cb"),
+        [tasks.square.s(1), tasks.square.using(delay=3600).s(2)],
+        then=tasks.collect.s(key="cb"),
     )
     plain = tasks.square.enqueue(5)
     drain()
@@ -190,10 +188,10 @@ def test_done_members_of_an_unfinished_workflow_are_not_pruned():
 
 
 def test_finished_workflows_are_pruned_with_their_jobs():
-    django_jobs.group([tasks.square.call(1)], then=tasks.collect.call(key="cb"))
-    stuck = django_jobs.group([tasks.square.using(delay=3600).call(1)])
+    django_jobs.group([tasks.square.s(1)], then=tasks.collect.s(key="cb"))
+    stuck = django_jobs.group([tasks.square.using(delay=3600).s(1)])
     engine.cancel(list(Job.objects.filter(workflow=stuck).values_list("id", flat=True)))
-    running = django_jobs.group([tasks.square.using(delay=3600).call(1)])
+    running = django_jobs.group([tasks.square.using(delay=3600).s(1)])
     drain()
     later = timezone.now() + dt.timedelta(days=1)
     # The finished workflow's two jobs; the stuck one's cancelled member stays with its row.
@@ -207,14 +205,14 @@ def test_finished_workflows_are_pruned_with_their_jobs():
 def test_plain_jobs_complete_in_one_batched_statement_beside_members():
     # The completer sends plain successes to complete_many and members to complete_member.
     plain = [tasks.square.enqueue(n) for n in range(3)]
-    workflow = django_jobs.group([tasks.square.call(n) for n in range(3)])
+    workflow = django_jobs.group([tasks.square.s(n) for n in range(3)])
     drain()
     assert Job.objects.filter(id__in=[j.id for j in plain], status=JobStatus.DONE).count() == 3
     assert django_jobs.get_workflow_status(workflow.id).state == "done"
 
 
 def test_lost_lease_counts_nothing():
-    workflow = django_jobs.group([tasks.square.call(1), tasks.square.call(2)])
+    workflow = django_jobs.group([tasks.square.s(1), tasks.square.s(2)])
     [first, _] = engine.claim(worker_id="w", limit=2, lease_seconds=60, start_first=2)
     stale = Job.objects.get(id=first.id)
     stale.lease_token = None
@@ -233,8 +231,8 @@ def test_job_page_shows_its_workflow_siblings_and_callback(admin_client):
     from django.urls import reverse
 
     workflow = django_jobs.group(
-        [tasks.square.call(2), tasks.fails_until_allowed.call("a")],
-        then=tasks.chain_step.call("end"),
+        [tasks.square.s(2), tasks.fails_until_allowed.s("a")],
+        then=tasks.chain_step.s("end"),
     )
     drain()
     member = Job.objects.get(workflow=workflow, workflow_position=0)
@@ -284,7 +282,7 @@ def test_plain_successes_stay_one_statement_and_members_one_transaction_each():
 
     for n in range(3):
         tasks.square.enqueue(n)
-    django_jobs.group([tasks.square.call(n) for n in range(2)], then=tasks.noop.call())
+    django_jobs.group([tasks.square.s(n) for n in range(2)], then=tasks.noop.s())
     claimed = engine.claim(worker_id="w", limit=10, lease_seconds=60, start_first=10)
     plain = [j for j in claimed if j.workflow_id is None]
     members = [j for j in claimed if j.workflow_id is not None]
@@ -309,14 +307,14 @@ def test_plain_successes_stay_one_statement_and_members_one_transaction_each():
 def test_mixed_members_keep_their_places_tasks_and_options():
     workflow = django_jobs.group(
         [
-            tasks.square.call(1),
-            tasks.square.call(2),
-            tasks.chain_step.call(None, "x"),
-            tasks.square.using(priority=5).call(3),
-            tasks.square.using(delay=3600).call(4),
-            tasks.square.call(5),
+            tasks.square.s(1),
+            tasks.square.s(2),
+            tasks.chain_step.s(None, "x"),
+            tasks.square.using(priority=5).s(3),
+            tasks.square.using(delay=3600).s(4),
+            tasks.square.s(5),
         ],
-        then=tasks.chain_step.call("end"),
+        then=tasks.chain_step.s("end"),
     )
     jobs = list(Job.objects.filter(workflow=workflow).order_by("workflow_position"))
     assert [(j.workflow_position, j.task_path.rsplit(".", 1)[1], j.args) for j in jobs] == [
@@ -336,7 +334,7 @@ def test_mixed_members_keep_their_places_tasks_and_options():
 
 
 def test_dead_callback_blocks_the_group_until_replayed():
-    workflow = django_jobs.group([tasks.square.call(1)], then=tasks.fails_until_allowed.call())
+    workflow = django_jobs.group([tasks.square.s(1)], then=tasks.fails_until_allowed.s())
     drain()
     dead = DeadJob.objects.get(workflow_id=workflow.id)
     assert (dead.workflow_position, dead.args) == (1, [[1]])
@@ -354,7 +352,7 @@ def test_jobs_show_gives_a_members_workflow_and_place():
 
     from django.core.management import call_command
 
-    workflow = django_jobs.group([tasks.square.call(1), tasks.fails_until_allowed.call("s")])
+    workflow = django_jobs.group([tasks.square.s(1), tasks.fails_until_allowed.s("s")])
     drain()
     shown = {}
     for record in (
@@ -375,6 +373,6 @@ def test_a_django_tasks_task_is_refused_as_a_step_before_any_sql(django_assert_n
 
     with django_assert_num_queries(0):
         with pytest.raises(InvalidTaskError, match="through its own API"):
-            django_jobs.call(tasks_django.add, 1, 2)
-        with pytest.raises(InvalidJobOptionsError, match="not a call"):
+            django_jobs.signature(tasks_django.add, 1, 2)
+        with pytest.raises(InvalidJobOptionsError, match="not a signature"):
             django_jobs.group([tasks_django.add.call(1, 2)])  # Django's call() ran it: 3
