@@ -89,11 +89,12 @@ class ConnectionSampler:
 
 
 def listening_backends() -> int:
-    """Return how many backends of the test database sit in ``LISTEN django_jobs``."""
+    """Return how many backends of the test database sit in a worker's LISTEN (its last query is
+    ``LISTEN django_jobs``, or ``LISTEN django_jobs_cancel`` after it)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND query = 'LISTEN django_jobs'"
+            "AND query IN ('LISTEN django_jobs', 'LISTEN django_jobs_cancel')"
         )
         return int(cursor.fetchone()[0])
 
