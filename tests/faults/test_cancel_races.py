@@ -9,22 +9,18 @@ claimed and asked), never two of these, and a write under a lost lease changes n
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from django_jobs import engine
 from django_jobs.models import DeadJob, Job, JobStatus
 from tests import tasks
-from tests.conftest import ROOT, subprocess_env, wait_for
+from tests.faults.barrier import Racers
 
 pytestmark = pytest.mark.postgres
 
@@ -34,73 +30,12 @@ JOBS = 20
 Race = Callable[[list[tuple[str, list[int]]]], list[dict[str, Any]]]
 
 
-def _waiting_at_barrier() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-            "AND classid = 0 AND objid = %s "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            [BARRIER_KEY],
-        )
-        return cursor.fetchone()[0]
-
-
-def _advisory(function: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s)", [BARRIER_KEY])
-
-
-def _outcome(output: str) -> dict[str, Any]:
-    for line in reversed(output.splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    return {"outcome": "no-output", "output": output[-2000:]}
-
-
 @pytest.fixture
 def race(transactional_db: None, tmp_path: Path) -> Iterator[Race]:
     """Run each ``(step, ids)`` in its own process, all released at once; return the values."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def run(steps: list[tuple[str, list[int]]]) -> list[dict[str, Any]]:
-        logs = [tmp_path / f"{step}-{i}.log" for i, (step, _) in enumerate(steps)]
-        children: list[subprocess.Popen[bytes]] = []
-        _advisory("pg_advisory_lock")
-        try:
-            for (step, ids), log in zip(steps, logs, strict=True):
-                command = [sys.executable, "-m", "tests.faults.race", step, "engine",
-                           str(BARRIER_KEY), *map(str, ids)]  # fmt: skip
-                with open(log, "wb") as out:
-                    child = subprocess.Popen(
-                        command, cwd=ROOT, env=subprocess_env(), stdout=out,
-                        stderr=subprocess.STDOUT,
-                    )  # fmt: skip
-                children.append(child)
-                started.append(child)
-            wait_for(
-                lambda: (
-                    _waiting_at_barrier() == len(steps)
-                    or any(c.poll() is not None for c in children)
-                ),
-                timeout=120,
-                what=f"{len(steps)} processes to wait at the barrier",
-            )
-            early = [log.read_text() for c, log in zip(children, logs, strict=True)
-                     if c.poll() is not None]  # fmt: skip
-            assert not early, f"a racer ended before the barrier opened: {early}"
-        finally:
-            _advisory("pg_advisory_unlock")
-        for child in children:
-            child.wait(timeout=120)
-        outcomes = [_outcome(log.read_text()) for log in logs]
-        assert [o["outcome"] for o in outcomes] == ["ok"] * len(steps), outcomes
-        return [o["value"] for o in outcomes]
-
-    yield run
-    for child in started:
-        if child.poll() is None:
-            child.kill()
-            child.wait(30)
+    racers = Racers(tmp_path, BARRIER_KEY)
+    yield racers.values
+    racers.close()
 
 
 def started_jobs(count: int = JOBS) -> list[Job]:

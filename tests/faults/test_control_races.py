@@ -10,22 +10,19 @@ races against the functions before it (``django_jobs.deadletter.replay`` and the
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from django_jobs.models import DeadJob, Job, JobStatus
 from tests import hostile_tasks, tasks
-from tests.conftest import ROOT, subprocess_env, wait_for
+from tests.conftest import wait_for
+from tests.faults.barrier import Racers
 from tests.faults.support import describe_jobs
 from tests.models import Execution
 
@@ -36,76 +33,12 @@ BARRIER_KEY = 90_009  # any bigint; below 2**32 it shows as pg_locks.objid
 RACERS = 2
 
 
-def _waiting_at_barrier() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-            "AND classid = 0 AND objid = %s "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            [BARRIER_KEY],
-        )
-        return cursor.fetchone()[0]
-
-
-def _advisory(function: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s)", [BARRIER_KEY])
-
-
 @pytest.fixture
 def race(transactional_db: None, tmp_path: Path) -> Iterator[Callable[..., list[dict[str, Any]]]]:
     """Run ``race(step, ids)`` in two processes released at once; return their JSON outcomes."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def run(step: str, ids: list[int]) -> list[dict[str, Any]]:
-        logs = [tmp_path / f"{step}-{i}.log" for i in range(RACERS)]
-        children: list[subprocess.Popen[bytes]] = []
-        command = [sys.executable, "-m", "tests.faults.race", step, API, str(BARRIER_KEY)]
-        _advisory("pg_advisory_lock")
-        try:
-            for log in logs:
-                with open(log, "wb") as out:
-                    child = subprocess.Popen(
-                        [*command, *map(str, ids)],
-                        cwd=ROOT,
-                        env=subprocess_env(),
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                    )
-                children.append(child)
-                started.append(child)
-            # Django's set-up alone takes seconds per process on a loaded machine.
-            wait_for(
-                lambda: (
-                    _waiting_at_barrier() == RACERS or any(c.poll() is not None for c in children)
-                ),
-                timeout=120,
-                what=f"{RACERS} processes to wait at the barrier",
-            )
-            early = [
-                log.read_text()
-                for c, log in zip(children, logs, strict=True)
-                if c.poll() is not None
-            ]
-            assert not early, f"a racer ended before the barrier opened: {early}"
-        finally:
-            _advisory("pg_advisory_unlock")
-        for child in children:
-            child.wait(timeout=120)
-        return [_outcome(log.read_text()) for log in logs]
-
-    yield run
-    for child in started:
-        if child.poll() is None:
-            child.kill()
-            child.wait(30)
-
-
-def _outcome(output: str) -> dict[str, Any]:
-    for line in reversed(output.splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    return {"outcome": "no-output", "output": output[-2000:]}
+    racers = Racers(tmp_path, BARRIER_KEY)
+    yield lambda step, ids: racers.run([(step, ids)] * RACERS, api=API)
+    racers.close()
 
 
 def _dead_job(start_worker) -> DeadJob:

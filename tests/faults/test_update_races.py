@@ -7,20 +7,16 @@ and then claimed; it is never claimed and then updated.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from django_jobs.models import Job, JobStatus
 from tests import tasks
-from tests.conftest import ROOT, subprocess_env, wait_for
+from tests.faults.barrier import Racers
 
 pytestmark = pytest.mark.postgres
 
@@ -29,75 +25,14 @@ JOBS = 300
 ROUNDS = 3
 
 
-def _advisory(function: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s)", [BARRIER_KEY])
-
-
-def _waiting_at_barrier() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-            "AND classid = 0 AND objid = %s "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            [BARRIER_KEY],
-        )
-        return cursor.fetchone()[0]
-
-
-def _outcome(output: str) -> dict[str, Any]:
-    for line in reversed(output.splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    return {"outcome": "no-output", "output": output[-2000:]}
-
-
 @pytest.fixture
 def race_steps(
     transactional_db: None, tmp_path: Path
 ) -> Iterator[Callable[..., list[dict[str, Any]]]]:
     """Run ``race_steps((step, ids), ...)``, each step in its own process, released at once."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def run(*steps: tuple[str, list[int]]) -> list[dict[str, Any]]:
-        logs = [tmp_path / f"{step}-{n}.log" for n, (step, _) in enumerate(steps)]
-        _advisory("pg_advisory_lock")
-        try:
-            for (step, ids), log in zip(steps, logs, strict=True):
-                with open(log, "wb") as out:
-                    command = [sys.executable, "-m", "tests.faults.race", step, "engine"]
-                    command += [str(BARRIER_KEY), *map(str, ids)]
-                    started.append(
-                        subprocess.Popen(
-                            command,
-                            cwd=ROOT,
-                            env=subprocess_env(),
-                            stdout=out,
-                            stderr=subprocess.STDOUT,
-                        )
-                    )
-            children = started[-len(steps) :]
-            wait_for(
-                lambda: (
-                    _waiting_at_barrier() == len(steps)
-                    or any(c.poll() is not None for c in children)
-                ),
-                timeout=120,
-                what="the racers to wait at the barrier",
-            )
-            early = [log.read_text() for c, log in zip(children, logs, strict=True) if c.poll()]
-            assert not early, f"a racer ended before the barrier opened: {early}"
-        finally:
-            _advisory("pg_advisory_unlock")
-        for child in children:
-            child.wait(timeout=120)
-        return [_outcome(log.read_text()) for log in logs]
-
-    yield run
-    for child in started:
-        if child.poll() is None:
-            child.kill()
-            child.wait(30)
+    racers = Racers(tmp_path, BARRIER_KEY)
+    yield lambda *steps: racers.run(steps)
+    racers.close()
 
 
 def test_an_update_racing_a_claim_never_changes_a_job_the_claim_took(race_steps):

@@ -8,21 +8,17 @@ real worker, replayed by ``manage.py jobs replay``, resumes its workflow.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 
 import django_jobs
 from django_jobs import engine
 from django_jobs.models import DeadJob, Job, JobStatus, Workflow
 from tests import tasks
-from tests.conftest import ROOT, subprocess_env, wait_for
+from tests.faults.barrier import Racers
 from tests.models import Execution
 
 pytestmark = pytest.mark.postgres
@@ -31,74 +27,14 @@ BARRIER_KEY = 90_012
 GROUPS = 20
 
 
-def _waiting_at_barrier() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-            "AND classid = 0 AND objid = %s "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            [BARRIER_KEY],
-        )
-        return cursor.fetchone()[0]
-
-
-def _advisory(function: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s)", [BARRIER_KEY])
-
-
-def _outcome(output: str) -> dict[str, Any]:
-    for line in reversed(output.splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    return {"outcome": "no-output", "output": output[-2000:]}
-
-
 @pytest.fixture
 def race_each(
     transactional_db: None, tmp_path: Path
 ) -> Iterator[Callable[[str, list[list[int]]], list[dict[str, Any]]]]:
     """Run ``step`` in one process per list of ids, all released at once; return outcomes."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def run(step: str, id_lists: list[list[int]]) -> list[dict[str, Any]]:
-        logs = [tmp_path / f"{step}-{i}.log" for i in range(len(id_lists))]
-        children: list[subprocess.Popen[bytes]] = []
-        _advisory("pg_advisory_lock")
-        try:
-            for ids, log in zip(id_lists, logs, strict=True):
-                command = [sys.executable, "-m", "tests.faults.race", step, "engine"]
-                with open(log, "wb") as out:
-                    child = subprocess.Popen(
-                        [*command, str(BARRIER_KEY), *map(str, ids)],
-                        cwd=ROOT,
-                        env=subprocess_env(),
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                    )
-                children.append(child)
-                started.append(child)
-            wait_for(
-                lambda: (
-                    _waiting_at_barrier() == len(children)
-                    or any(c.poll() is not None for c in children)
-                ),
-                timeout=120,
-                what="every racer to wait at the barrier",
-            )
-            early = [log.read_text() for c, log in zip(children, logs, strict=True) if c.poll()]
-            assert not early, f"a racer ended before the barrier opened: {early}"
-        finally:
-            _advisory("pg_advisory_unlock")
-        for child in children:
-            child.wait(timeout=120)
-        return [_outcome(log.read_text()) for log in logs]
-
-    yield run
-    for child in started:
-        if child.poll() is None:
-            child.kill()
-            child.wait(30)
+    racers = Racers(tmp_path, BARRIER_KEY)
+    yield lambda step, id_lists: racers.run([(step, ids) for ids in id_lists])
+    racers.close()
 
 
 def test_last_two_members_finishing_at_once_insert_the_callback_once(race_each):
