@@ -72,14 +72,34 @@ def child_observer() -> MetricsObserver:
 
 
 class _LockedCollector:
-    """A ``MultiProcessCollector`` whose reads wait for a child's files to be folded."""
+    """The summed files of every child, read while no child's files are being folded.
 
-    def __init__(self, collector: Any, lock: threading.Lock) -> None:
-        self._collector, self._lock = collector, lock
+    ``prometheus_client`` creates a child's file before it sizes it, so a scrape can find a
+    file of 0 bytes (prometheus/client_python#1199), and ``MultiProcessCollector.collect``
+    then raises for every metric. A file shorter than its 8-byte header holds no value yet:
+    it is left out of this scrape, and counted in the next once its child has sized it.
+    """
+
+    HEADER_BYTES = 8
+
+    def __init__(self, directory: str, lock: threading.Lock) -> None:
+        self._directory, self._lock = directory, lock
 
     def collect(self) -> list[Any]:
+        from prometheus_client import multiprocess
+
         with self._lock:
-            return list(self._collector.collect())
+            files = [path for path in glob.glob(os.path.join(self._directory, "*.db"))
+                     if _size(path) >= self.HEADER_BYTES]  # fmt: skip
+            return list(multiprocess.MultiProcessCollector.merge(files, accumulate=True))
+
+
+def _size(path: str) -> int:
+    """The size of ``path`` in bytes; 0 when it is gone (a gauge file of an exited child)."""
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError:
+        return 0
 
 
 def fold_into_archive(directory: str, pid: int) -> None:
@@ -94,7 +114,8 @@ def fold_into_archive(directory: str, pid: int) -> None:
 
     for path in glob.glob(os.path.join(directory, f"*_{pid}.db")):
         kind = os.path.basename(path).split("_", 1)[0]
-        if kind in ("counter", "histogram", "summary"):
+        counted = kind in ("counter", "histogram", "summary")
+        if counted and _size(path) >= _LockedCollector.HEADER_BYTES:
             archive = MmapedDict(os.path.join(directory, f"{kind}_archive.db"))
             try:
                 for key, value, _timestamp, _pos in MmapedDict.read_all_values_from_file(path):
@@ -121,14 +142,11 @@ class SupervisorMetrics:
     def start(self) -> int:
         """Serve the children's summed metrics; return the bound port."""
         prometheus = require_prometheus()
-        from prometheus_client import multiprocess
-
         self.directory = tempfile.mkdtemp(prefix="django-jobs-metrics-")
         os.environ[MULTIPROC_ENV] = self.directory
         logger.info("Children's metrics are summed from %s", self.directory)
         registry = prometheus.CollectorRegistry()
-        collector = multiprocess.MultiProcessCollector(None, path=self.directory)
-        registry.register(_LockedCollector(collector, self._lock))
+        registry.register(_LockedCollector(self.directory, self._lock))
         return _start_server(self.port, self.address, registry)
 
     def child_exited(self, pid: int) -> None:
