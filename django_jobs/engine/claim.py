@@ -31,6 +31,7 @@ def claim(
     lease_seconds: float,
     queues: Sequence[str] | None = None,
     start_first: int = 0,
+    start_ahead: int = 0,
 ) -> list[Job]:
     """Claim up to ``limit`` ready jobs for ``worker_id``; return them marked running.
 
@@ -41,21 +42,26 @@ def claim(
     ``lease_seconds`` and the batch a new ``lease_token`` that every later write about these
     jobs must present. The first ``start_first`` jobs in that order are also started, as ``start()``
     would do (an attempt charged, ``started_at`` stamped), in the same statement: a worker
-    passes the number of its idle slots. The others have ``started_at`` NULL and ``attempts``
-    unchanged until ``start``. In autocommit the statement commits without waiting for the WAL
+    passes the number of its idle slots. The ``start_ahead`` jobs after those are started too,
+    except a job on its last attempt (``attempts + 1 >= max_attempts``): a worker passes the
+    room of its runway (``worker/runway.py``), jobs started ahead of a free slot, which a crash
+    would charge an attempt they never used, so never the last one. PostgreSQL only; elsewhere
+    ``start_ahead`` is ignored. The others have ``started_at`` NULL and ``attempts`` unchanged
+    until ``start``. In autocommit the statement commits without waiting for the WAL
     flush (``sql.relaxed_commit``: only a crash of the database server can undo it, and then the
     jobs are back in the queue, their attempt not charged).
     One statement, in autocommit or in the caller's transaction; the returned list has the
     started jobs first.
     """
-    if start_first < 0 or limit < 1:
+    if start_first < 0 or start_ahead < 0 or limit < 1:
         raise ValueError(
-            f"claim needs limit >= 1 and start_first >= 0, got {limit} and {start_first}"
+            "claim needs limit >= 1, start_first >= 0 and start_ahead >= 0, "
+            f"got {limit}, {start_first} and {start_ahead}"
         )
     start_first = min(start_first, limit)
     now = timezone.now()
     alias = sql.alias()
-    fused = start_first > 0 and sql.postgresql()
+    fused = (start_first > 0 or start_ahead > 0) and sql.postgresql()
     relaxed = sql.relaxed_commit()
     statement, select_params, now_at = _claim_sql(
         alias, limit, tuple(queues) if queues else None, fused, relaxed, limited_queues()
@@ -71,7 +77,8 @@ def claim(
     if fused:
         # The candidates' CTE comes first in the statement, then the SET clause.
         started_at = sql.prep("started_at", now)
-        params = [*select_params, *params, start_first, start_first, started_at]
+        ahead = min(limit, start_first + start_ahead)
+        params = [*select_params, *params, start_first, ahead, start_first, ahead, started_at]
     else:
         params = [*params, *select_params]
     rows = sql.execute_returning(statement, params, prepare=True)
@@ -111,6 +118,11 @@ def start(jobs: Sequence[Job], *, now: datetime | None = None) -> list[Job]:
             job.attempts, job.started_at = attempts[job.id], now
             started.append(job)
     return started
+
+
+# Whether a fused claim starts the candidate numbered ``n``: the first ones always, those
+# started ahead of a free slot unless on their last attempt. Two parameters.
+_STARTED = "candidate.n <= %s OR (candidate.n <= %s AND attempts + 1 < max_attempts)"
 
 
 @functools.lru_cache(maxsize=64)
@@ -155,14 +167,16 @@ def _claim_sql(
     )
     if fused:
         # ARRAY(subquery) is evaluated exactly once; WITH ORDINALITY numbers the candidates in
-        # claim order, so the first ``start_first`` of them are started by the same UPDATE.
+        # claim order, so the first ``start_first`` of them are started by the same UPDATE, and
+        # those up to ``start_first + start_ahead`` unless on their last attempt (the SET
+        # clause reads the row's old ``attempts``).
         # The MATERIALIZED CTE keeps the subquery from being inlined and re-run, and the rows
         # are then fetched by primary key.
         statement = (
             f"WITH candidate AS MATERIALIZED (SELECT id, n FROM unnest(ARRAY({select_sql})) "
             "WITH ORDINALITY AS c(id, n)) "
-            f"{claim_set}, attempts = attempts + (candidate.n <= %s)::int, "
-            "started_at = CASE WHEN candidate.n <= %s THEN %s::timestamptz END "
+            f"{claim_set}, attempts = attempts + ({_STARTED})::int, "
+            f"started_at = CASE WHEN {_STARTED} THEN %s::timestamptz END "
             f"FROM candidate WHERE {table}.id = candidate.id AND {relaxed} RETURNING {columns}"
         )
         return statement, params, now_at

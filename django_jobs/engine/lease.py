@@ -84,19 +84,26 @@ def _datetime(value: object) -> datetime | None:
     return parsed
 
 
-def release(jobs: Sequence[Job]) -> int:
-    """Give claimed jobs that never started back to the queue as they were; return how many.
+def release(jobs: Sequence[Job], *, started_ahead: bool = False) -> int:
+    """Give claimed jobs that never ran back to the queue as they were; return how many.
 
     For a worker that stops with prefetched jobs, and for rescue of a dead worker's prefetched
     jobs. Fenced by lease and guarded by ``started_at IS NULL``: a job that started is not
     released (its attempt was charged; ``fail`` handles it). No attempt is charged. One statement.
+
+    ``started_ahead=True``: ``jobs`` were started by their claim ahead of a free slot (the
+    worker's runway) and never handed to one; their attempt is given back and ``started_at``
+    cleared, guarded by ``started_at IS NOT NULL`` instead. Only the worker holding the lease
+    knows that a started job never ran, so only it may call this, for its own jobs.
     """
     if not jobs:
         return 0
     where, params = sql.fenced_where(jobs)
+    undo = ", attempts = attempts - 1, started_at = NULL" if started_ahead else ""
+    guard = "started_at IS NOT NULL" if started_ahead else "started_at IS NULL"
     rows = sql.execute_returning(
         f"UPDATE {sql.table()} SET status = %s, worker_id = '', lease_token = NULL, "
-        f"lease_expires_at = NULL WHERE {where} AND started_at IS NULL RETURNING id",
+        f"lease_expires_at = NULL{undo} WHERE {where} AND {guard} RETURNING id",
         [JobStatus.QUEUED, *params],
     )
     return len(rows)

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from .. import engine
 from ..models import Job
 from .observers import Observers
+from .runway import Runway
 from .shared import Held
 from .slots import Slot
 
@@ -44,8 +45,10 @@ class Feed:
         observers: Observers | None = None,
         look_seconds: float = 1.0,
         burst: bool = False,
+        runway: Runway | None = None,
     ) -> None:
         self.held = held
+        self.runway = runway
         self.observers = observers or Observers()
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
@@ -72,16 +75,30 @@ class Feed:
     def __len__(self) -> int:
         return len(self._buffer)
 
-    def feed(self, *, room: int, idle: list[Slot], polled: bool = False) -> int:
-        """Hand jobs to the ``idle`` slots, buffered ones first, and claim up to ``room`` more
-        once the buffer is empty; return how many jobs were handed over or claimed.
+    def feed(
+        self,
+        *,
+        room: int,
+        idle: list[Slot],
+        polled: bool = False,
+        ahead: int = 0,
+        low_water: int = 0,
+    ) -> int:
+        """Hand jobs to the ``idle`` slots, from the runway first, then buffered ones, and claim
+        up to ``room`` more once the buffer is empty; return how many jobs were handed over or
+        claimed.
 
         ``polled``: the worker slept its whole poll interval (nothing woke it) before this call.
+        ``ahead``: how many of the ``room`` to start ahead of free slots, onto the runway,
+        whose ``low_water`` then says when to wake the main thread for more.
 
         Database errors propagate; buffered jobs are kept for the next try.
         """
-        handed = self._start_buffered(idle) if self._buffer and idle else 0
+        handed = self._from_runway(idle) if self.runway is not None and idle else 0
         idle = idle[handed:]
+        buffered = self._start_buffered(idle) if self._buffer and idle else 0
+        handed += buffered
+        idle = idle[buffered:]
         if room <= 0 or self._buffer:
             if room <= 0:  # nothing may be claimed now (max_jobs): no look due before a poll
                 self._look_at = max(self._look_at, time.monotonic() + self.look_seconds)
@@ -101,12 +118,14 @@ class Feed:
             lease_seconds=self.lease_seconds,
             queues=self.queues,
             start_first=len(idle),
+            start_ahead=ahead if self.runway is not None else 0,
         )
         self.observers.claimed(len(claimed))
         self.held.add(claimed)
         started = [job for job in claimed if job.started_at is not None]
-        self._buffer.extend(claimed[len(started) :])
-        self._hand(idle, started)
+        # Not started: prefetched, or on their last attempt (never started ahead).
+        self._buffer.extend(job for job in claimed if job.started_at is None)
+        self._hand(idle, started, low_water=low_water)
         idle = idle[len(started) :]
         # After the plain claim, so that a plain job's pickup never waits for this one.
         if not first and self._limited_due(found_nothing=not claimed, polled=polled):
@@ -148,6 +167,19 @@ class Feed:
             self._hand(idle, jobs)
         return len(jobs)
 
+    def _from_runway(self, idle: list[Slot]) -> int:
+        # Started jobs that no slot took yet (slots take them as they finish): a slot that was
+        # idle when they were claimed gets one here.
+        assert self.runway is not None
+        count = 0
+        for slot in idle:
+            job = self.runway.take()
+            if job is None:
+                break
+            slot.hand(job)
+            count += 1
+        return count
+
     def _start_buffered(self, idle: list[Slot]) -> int:
         count = min(len(idle), len(self._buffer))
         jobs = [self._buffer.popleft() for _ in range(count)]
@@ -165,9 +197,12 @@ class Feed:
         self._hand(idle, started)
         return count
 
-    def _hand(self, idle: list[Slot], started: list[Job]) -> None:
+    def _hand(self, idle: list[Slot], started: list[Job], *, low_water: int = 0) -> None:
         for slot, job in zip(idle, started, strict=False):
             slot.hand(job)
+        if len(started) > len(idle):
+            assert self.runway is not None, "only a claim with a runway starts jobs ahead"
+            self.runway.extend(started[len(idle) :], low_water=low_water)
         self.started_count += len(started)
 
     def take_all(self) -> list[Job]:

@@ -22,10 +22,11 @@ from .. import db
 from ..conf import jobs_settings
 from ..engine import RescueReport
 from ..engine.queues import limited_queues
+from ..engine.sql import postgresql
 from ..exceptions import WorkerLostError
 from ..models import Job
 from ..outcome import Failed, Recorded, Snoozed, Succeeded
-from . import listen, shutdown
+from . import listen, runway, shutdown
 from .completer import Completer
 from .execute import execute
 from .feed import Feed
@@ -126,6 +127,9 @@ class Worker:
         self.held = Held()
         self._limited_queues = frozenset(limited_queues())
         self._polled = False  # the last wait ran to its timeout: nothing woke the loop
+        # Jobs started ahead of free slots while jobs are short (worker/runway.py).
+        self.runway = runway.Runway(on_low=self._wake.set)
+        self._use_runway = postgresql()
         self.tally = Tally()
         # The admin's charts: per-minute counts, flushed by their own thread (worker/rollup.py).
         self.rollup = Rollup(worker_id=self.worker_id)
@@ -138,11 +142,14 @@ class Worker:
             observers=self.observers,
             look_seconds=max(self.poll_interval_seconds, LIMITED_LOOK_SECONDS),
             burst=burst,
+            runway=self.runway,
         )
         self.health = Health()
         self.recorder = Recorder(self.held, self.health, self._giving_up, self.observers)
         self.completer = Completer(self._written, give_up=self._giving_up)
-        self.pool = Pool(concurrency, self._run_job, self.health, on_idle=self._wake.set)
+        self.pool = Pool(
+            concurrency, self._run_job, self.health, on_idle=self._wake.set, runway=self.runway
+        )
         self.timeouts = Timeouts(self.pool, self.recorder)
         self.heartbeat = Heartbeat(
             self.held,
@@ -253,8 +260,9 @@ class Worker:
     def _gather_idle_slots(self) -> None:
         # Short jobs end within moments of one another: claim once for all of them (Nagle's
         # idea for small packets, applied to claims). Waits at most GATHER_SECONDS per claim,
-        # and not at all when every slot is idle or only long-running jobs are busy.
-        if self._typical_seconds >= GATHER_SECONDS:
+        # and not at all when every slot is idle or only long-running jobs are busy. Nor while
+        # jobs are started ahead: that claim takes many jobs anyway.
+        if self._typical_seconds >= GATHER_SECONDS or self._runway_size() > 0:
             return
         deadline = time.monotonic() + GATHER_SECONDS
         while self.pool.just_handed(GATHER_SECONDS) and not self._stop.is_set():
@@ -268,14 +276,26 @@ class Worker:
         """Claim and start what the free slots and the prefetch room allow; return the count.
 
         Room is counted in idle slots, not in leases held: a job whose outcome is still being
-        written (the completer batches successes) no longer needs its slot.
+        written (the completer batches successes) no longer needs its slot. While jobs are
+        short, the claim also starts jobs ahead, to fill the runway again once it is down to
+        half (``worker/runway.py``).
         """
         idle = self.pool.idle()
-        room = len(idle) + self.prefetch - len(self.feed)
+        target, waiting = self._runway_size(), len(self.runway)
+        ahead = max(0, target - waiting) if idle or waiting <= target // 2 else 0
+        room = len(idle) + self.prefetch - len(self.feed) + ahead
         if self.max_jobs is not None:
             room = min(room, self.max_jobs - self.feed.started_count - len(self.feed))
+            ahead = max(0, min(ahead, room - len(idle)))
         polled, self._polled = self._polled, False
-        return self.feed.feed(room=room, idle=idle, polled=polled)
+        return self.feed.feed(
+            room=room, idle=idle, polled=polled, ahead=ahead, low_water=target // 2
+        )
+
+    def _runway_size(self) -> int:
+        if not self._use_runway or self._stop.is_set():
+            return 0
+        return runway.size(self.concurrency, self._typical_seconds)
 
     def _run_job(self, slot: Slot, job: Job) -> None:
         # Runs in the slot's thread.
@@ -359,6 +379,9 @@ class Worker:
         if self.listener is not None:
             self.listener.stop()
         shutdown.release_unstarted(self.feed.take_all(), self.held, self.worker_id)
+        shutdown.release_unstarted(
+            self.runway.take_all(), self.held, self.worker_id, started_ahead=True
+        )
         shutdown.drain(self.pool, self.timeouts, grace_seconds=self.grace_seconds, wake=self._wake)
         # Past the grace period, outcome writes get a few more seconds through an outage.
         self._give_up_at = time.monotonic() + 10.0

@@ -29,19 +29,23 @@ EXIT_OK = 0
 EXIT_ABANDONED = 1
 
 
-def release_unstarted(jobs: list[Job], held: Held, worker_id: str) -> None:
-    """Give claimed jobs that never started back to the queue, no attempt charged."""
+def release_unstarted(
+    jobs: list[Job], held: Held, worker_id: str, *, started_ahead: bool = False
+) -> None:
+    """Give claimed jobs that never ran back to the queue, no attempt charged: prefetched
+    ones, or with ``started_ahead`` the runway's (their attempt given back)."""
     if not jobs:
         return
+    what = "jobs started ahead" if started_ahead else "prefetched jobs"
     try:
         released = db.with_reconnect(
-            lambda: engine.release(jobs),
-            what="releasing prefetched jobs",
+            lambda: engine.release(jobs, started_ahead=started_ahead),
+            what=f"releasing {what}",
             give_up=db.before(time.monotonic() + 10),
         )
-        logger.info("Worker %s released %d prefetched jobs", worker_id, released)
+        logger.info("Worker %s released %d %s", worker_id, released, what)
     except Exception:
-        logger.exception("Could not release prefetched jobs; rescue will requeue them")
+        logger.exception("Could not release %s; rescue will requeue them", what)
     held.drop(jobs)
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from .. import db
 from ..models import Job
+from .runway import Runway
 from .shared import Health
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,12 @@ class Slot:
     """
 
     def __init__(
-        self, index: int, run_job: RunJob, health: Health, on_idle: Callable[[], None]
+        self,
+        index: int,
+        run_job: RunJob,
+        health: Health,
+        on_idle: Callable[[], None],
+        runway: Runway | None = None,
     ) -> None:
         self.index = index
         self.job: Job | None = None
@@ -53,6 +59,7 @@ class Slot:
         self._run_job = run_job
         self._health = health
         self._on_idle = on_idle
+        self._runway = runway
         self._lock = threading.Lock()
         self._inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self.thread = SlotThread(self)
@@ -64,10 +71,24 @@ class Slot:
     def hand(self, job: Job) -> None:
         """Give this idle slot ``job`` to run; its timeout clock starts now."""
         with self._lock:
-            self.job = job
-            self.handed_at = time.monotonic()
-            self.deadline = self.handed_at + job.timeout_seconds if job.timeout_seconds else None
+            self._assign(job)
         self._inbox.put(job)
+
+    def _assign(self, job: Job) -> None:
+        self.job = job
+        self.handed_at = time.monotonic()
+        self.deadline = self.handed_at + job.timeout_seconds if job.timeout_seconds else None
+
+    def _next(self) -> Job | None:
+        # The next job from the runway, taken as the last one ends: the slot stays busy, so
+        # the main thread never hands it a job meanwhile; an abandoned slot takes none.
+        if self._runway is None:
+            return None
+        with self._lock:
+            if self.abandoned or (job := self._runway.take()) is None:
+                return None
+            self._assign(job)
+            return job
 
     def stop(self) -> None:
         """End the thread once it has finished what it holds."""
@@ -105,15 +126,18 @@ class Slot:
         self.cancel_statement = db.statement_canceller(db.thread_connection())
         try:
             while (job := self._inbox.get()) is not None:
-                if (
-                    seen != self._health.trouble
-                    or time.monotonic() - idle_since > IDLE_CHECK_SECONDS
-                ):
-                    seen = self._health.trouble
-                    db.drop_unusable_connection()
-                self._run_job(self, job)
-                if self.abandoned:
-                    return  # a replacement slot already took this thread's place
+                while job is not None:
+                    if (
+                        seen != self._health.trouble
+                        or time.monotonic() - idle_since > IDLE_CHECK_SECONDS
+                    ):
+                        seen = self._health.trouble
+                        db.drop_unusable_connection()
+                    self._run_job(self, job)
+                    if self.abandoned:
+                        return  # a replacement slot already took this thread's place
+                    idle_since = time.monotonic()
+                    job = self._next()
                 self._done()
                 self._on_idle()  # after _done: the main thread must see this slot idle
                 idle_since = time.monotonic()
@@ -141,16 +165,24 @@ class Pool:
     """The worker's slots: ``size`` of them running at once, replaced when abandoned or dead.
 
     ``on_idle`` is called (in the slot's thread) whenever a slot becomes idle, so the main loop
-    hands it more work. Only the main thread calls the methods below.
+    hands it more work. A slot that finishes a job first takes the next from ``runway``, if
+    any, and is idle only once it is empty. Only the main thread calls the methods below.
     """
 
     def __init__(
-        self, size: int, run_job: RunJob, health: Health, *, on_idle: Callable[[], None]
+        self,
+        size: int,
+        run_job: RunJob,
+        health: Health,
+        *,
+        on_idle: Callable[[], None],
+        runway: Runway | None = None,
     ) -> None:
         self.size = size
         self._run_job = run_job
         self._health = health
         self._on_idle = on_idle
+        self.runway = runway
         self._count = 0
         self.slots: list[Slot] = []
 
@@ -159,7 +191,7 @@ class Pool:
             self._add()
 
     def _add(self) -> Slot:
-        slot = Slot(self._count, self._run_job, self._health, self._on_idle)
+        slot = Slot(self._count, self._run_job, self._health, self._on_idle, self.runway)
         self._count += 1
         self.slots.append(slot)
         slot.thread.start()

@@ -75,7 +75,7 @@ def test_the_real_claim_statement_is_an_index_scan_over_ready_rows_only(fused):
     select_params = [now if i in now_at else p for i, p in enumerate(select_params)]
     claim_params = ["running", "w", None, now]
     if fused:
-        params = [*select_params, *claim_params, 5, 5, now]
+        params = [*select_params, *claim_params, 5, 8, 5, 8, now]
     else:
         params = [*claim_params, *select_params]
     with connection.cursor() as cursor:

@@ -252,7 +252,7 @@ def test_the_claim_stays_an_index_scan_of_ready_rows_with_paused_queues(fused):
     select_params = [now if i in now_at else p for i, p in enumerate(select_params)]
     claim_params = ["running", "w", None, now]
     if fused:
-        params = [*select_params, *claim_params, 5, 5, now]
+        params = [*select_params, *claim_params, 5, 8, 5, 8, now]
     else:
         params = [*claim_params, *select_params]
     with connection.cursor() as cursor:
