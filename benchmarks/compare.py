@@ -202,6 +202,11 @@ def main() -> None:
     if options.tools:
         wanted = options.tools.split(",")
         tools = [t for t in tools if t.key in wanted or t.key == "django_jobs"]
+    for tool in list(tools):  # a peer this machine cannot run is left out, never a failure
+        reason = tool.unavailable()
+        if reason:
+            print(f"{tool.label} skipped: {reason}", flush=True)
+            tools.remove(tool)
     for tool in tools:
         tool.setup()
     env = environment(tools)
