@@ -8,8 +8,9 @@ Usage (the database is created if missing and migrated; see benchmarks/README.md
 Every figure runs the same steps for every tool (``benchmarks/figures/``), each tool behind an
 adapter of its public API and worker command (``benchmarks/peers/``); a peer this machine cannot
 run (pg-boss and BullMQ without Node, BullMQ without Redis) is left out with a line saying why.
-The table printed gives each tool's figure and django-jobs' ratio to the best peer and to django-tasks-db; the same goes to
-``benchmarks/results/latest.json``, the workers' logs to ``benchmarks/results/logs/``.
+The table printed gives each tool's figure and django-jobs' ratio to the best peer and to
+django-tasks-db; the same goes to ``benchmarks/results/latest.json``, the workers' logs to
+``benchmarks/results/logs/``.
 """
 
 from __future__ import annotations
