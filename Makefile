@@ -58,8 +58,9 @@ package: venv
 # server), then SQLite.
 test: lint docs package test-pg test-sqlite
 
-# django-jobs beside pgqueuer, Procrastinate, django-tasks-db, pg-boss and BullMQ (benchmarks/README.md);
-# BENCH_ARGS=--quick for a smaller run, "--only NAME" for one figure. DATABASE_URL picks the database.
+# django-jobs beside pgqueuer, Procrastinate, django-tasks-db, pg-boss and BullMQ
+# (benchmarks/README.md); BENCH_ARGS=--quick for a smaller run, "--only NAME" for one figure.
+# DATABASE_URL picks the database.
 # The Node peers' pinned packages are installed with npm ci when node and npm are present (again
 # when package-lock.json changes); without them compare.py skips those two peers and says so.
 NODE_PEERS := benchmarks/peers/node
