@@ -42,7 +42,8 @@ serve({
       const job = await queues[queue].getJob(id);
       for (let done = 0; done < count; done += 1000) {
         const n = Math.min(1000, count - done);
-        await queues[queue].addBulk(Array.from({ length: n }, () => ({ name: job.name, data: job.data })));
+        const copies = Array.from({ length: n }, () => ({ name: job.name, data: job.data }));
+        await queues[queue].addBulk(copies);
       }
       return;
     }
@@ -60,8 +61,8 @@ serve({
       await pipeline.exec();
     }
   },
-  // Jobs finished since `since` (ms) in every queue: their count, the last finishedOn, and the first
-  // processedOn, read among the first 2,000 to finish (more than any worker here runs at once).
+  // Jobs finished since `since` (ms) in every queue: their count, the last finishedOn, and the
+  // first processedOn, read among the first 2,000 to finish (more than any worker runs at once).
   async span({ since }) {
     let done = 0;
     let first = null;
@@ -69,7 +70,9 @@ serve({
     for (const queue of QUEUES) {
       const completed = key(queue, 'completed');
       done += await redis.zcount(completed, since, '+inf');
-      const [, end] = await redis.zrange(completed, '+inf', since, 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES');
+      const [, end] = await redis.zrange(
+        completed, '+inf', since, 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES',
+      );
       if (end !== undefined) last = Math.max(last ?? 0, Number(end));
       const ids = await redis.zrange(completed, since, '+inf', 'BYSCORE', 'LIMIT', 0, 2000);
       if (!ids.length) continue;
@@ -93,7 +96,8 @@ serve({
   async version() {
     const info = await redis.info('server');
     const field = (name) => info.match(new RegExp(`^${name}:(\\S+)`, 'm'))?.[1];
-    return { node: process.version, redis: field('redis_version'), pid: Number(field('process_id')) };
+    const pid = Number(field('process_id'));
+    return { node: process.version, redis: field('redis_version'), pid };
   },
   close: async () => {
     await Promise.all(Object.values(queues).map((queue) => queue.close()));

@@ -14,7 +14,9 @@ const processor = (job) => HANDLERS[job.name](job.data);
 const workers = queues().map(
   (name) => new Worker(name, processor, { connection: connection(), prefix: PREFIX, concurrency }),
 );
-for (const worker of workers) worker.on('error', (err) => process.stderr.write(`${err.stack || err}\n`));
+for (const worker of workers) {
+  worker.on('error', (err) => process.stderr.write(`${err.stack || err}\n`));
+}
 console.log(`BullMQ worker on ${queues()} concurrency ${concurrency}${opts.burst ? ' burst' : ''}`);
 
 let closing = false;

@@ -1,9 +1,9 @@
-// Shared by the Node scripts of benchmarks/compare.py: the marks file and the client's line protocol.
+// Shared by the Node scripts of benchmarks/compare.py: the marks file, the clients' line protocol.
 import { appendFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
-// Append `key seconds` to $BENCH_MARKS, as benchmarks/marks.py does (one write in append mode). The
-// time is the wall clock in seconds with sub-millisecond digits, comparable to Python's time.time().
+// Append `key seconds` to $BENCH_MARKS, as benchmarks/marks.py does (one write in append mode).
+// The time is the wall clock in seconds with sub-millisecond digits, as Python's time.time().
 export function mark(key) {
   const path = process.env.BENCH_MARKS;
   if (!path) return;
@@ -44,7 +44,11 @@ export function serve(ops) {
       process.stdout.write(`${JSON.stringify(reply)}\n`);
     });
   });
-  lines.on('close', () => chain.then(() => (ops.close ? ops.close() : null)).then(() => process.exit(0)));
+  lines.on('close', async () => {
+    await chain;
+    if (ops.close) await ops.close();
+    process.exit(0);
+  });
 }
 
 // Parse --name=value and --flag options into an object.

@@ -1,8 +1,8 @@
 // A pg-boss worker for benchmarks/compare.py: `node pgboss-worker.mjs [--concurrency=N] [--burst]`,
 // with DATABASE_URL, BENCH_QUEUES (comma-separated) and BENCH_MARKS in the environment.
 //
-// One PgBoss instance with its defaults (maintenance, cron, instance registry) and LISTEN/NOTIFY on,
-// one work() per queue. Each fetch takes a batch; the handler runs the batch's jobs at once and
+// One PgBoss instance with its defaults (maintenance, cron, instance registry) and LISTEN/NOTIFY
+// on, one work() per queue. Each fetch takes a batch; the handler runs the batch's jobs at once and
 // pg-boss completes the batch. While a fetch comes back full the next one follows at once
 // (burstWhenBatchFull); otherwise the worker waits for a NOTIFY, or polls.
 //
@@ -33,7 +33,8 @@ const workOptions = {
   pollingIntervalSeconds: 0.5, // its minimum; with NOTIFY on, notifyPollingIntervalSeconds applies
 };
 for (const name of names) await boss.work(name, workOptions, handler);
-console.log(`pg-boss worker on ${names} ${JSON.stringify(workOptions)}${opts.burst ? ' burst' : ''}`);
+const mode = opts.burst ? ' burst' : '';
+console.log(`pg-boss worker on ${names} ${JSON.stringify(workOptions)}${mode}`);
 
 let stopping = false;
 async function stop() {
@@ -47,7 +48,8 @@ process.on('SIGINT', stop);
 
 if (opts.burst) {
   const db = boss.getDb();
-  const waiting = `SELECT 1 FROM pgboss.job WHERE name = ANY($1) AND state < 'active' AND NOT blocked LIMIT 1`;
+  const waiting = `SELECT 1 FROM pgboss.job
+    WHERE name = ANY($1) AND state < 'active' AND NOT blocked LIMIT 1`;
   while (!stopping) {
     await sleep(100);
     if ((await db.executeSql(waiting, [names])).rows.length === 0) await stop();
