@@ -58,11 +58,20 @@ package: venv
 # server), then SQLite.
 test: lint docs package test-pg test-sqlite
 
-# django-jobs beside pgqueuer, Procrastinate and django-tasks-db on PostgreSQL (benchmarks/README.md);
-# BENCH_ARGS=--quick for a smaller run, "--only NAME" for one figure. DATABASE_URL picks the database.
+# django-jobs beside pgqueuer, Procrastinate, django-tasks-db, pg-boss and BullMQ
+# (benchmarks/README.md); BENCH_ARGS=--quick for a smaller run, "--only NAME" for one figure.
+# DATABASE_URL picks the database.
+# The Node peers' pinned packages are installed with npm ci when node and npm are present (again
+# when package-lock.json changes); without them compare.py skips those two peers and says so.
+NODE_PEERS := benchmarks/peers/node
 bench: venv
 	@$(BIN)/python -c "import django_tasks_db, pgqueuer, procrastinate, asyncpg, uvloop" 2>/dev/null \
 		|| $(BIN)/python -m pip install --quiet --group bench
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+		test $(NODE_PEERS)/node_modules/.package-lock.json -nt $(NODE_PEERS)/package-lock.json \
+		|| (cd $(NODE_PEERS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) \
+		|| echo "npm ci failed in $(NODE_PEERS): pg-boss and BullMQ will be skipped"; \
+	else echo "node or npm not found: pg-boss and BullMQ will be skipped"; fi
 	$(BIN)/python benchmarks/compare.py $(BENCH_ARGS)
 
 # The whole chaos suite CHAOS_RUNS times in a row (default 5) beside a CPU

@@ -1,4 +1,4 @@
-"""Measure django-jobs beside pgqueuer, Procrastinate and django-tasks-db on one PostgreSQL.
+"""Measure django-jobs beside pgqueuer, Procrastinate, django-tasks-db, pg-boss and BullMQ.
 
 Usage (the database is created if missing and migrated; see benchmarks/README.md)::
 
@@ -6,9 +6,11 @@ Usage (the database is created if missing and migrated; see benchmarks/README.md
     make bench BENCH_ARGS="--quick --only pickup"
 
 Every figure runs the same steps for every tool (``benchmarks/figures/``), each tool behind an
-adapter of its public API and worker command (``benchmarks/peers/``). The table printed gives each
-tool's figure and django-jobs' ratio to the best peer and to django-tasks-db; the same goes to
-``benchmarks/results/latest.json``, the workers' logs to ``benchmarks/results/logs/``.
+adapter of its public API and worker command (``benchmarks/peers/``); a peer this machine cannot
+run (pg-boss and BullMQ without Node, BullMQ without Redis) is left out with a line saying why.
+The table printed gives each tool's figure and django-jobs' ratio to the best peer and to
+django-tasks-db; the same goes to ``benchmarks/results/latest.json``, the workers' logs to
+``benchmarks/results/logs/``.
 """
 
 from __future__ import annotations
@@ -202,6 +204,11 @@ def main() -> None:
     if options.tools:
         wanted = options.tools.split(",")
         tools = [t for t in tools if t.key in wanted or t.key == "django_jobs"]
+    for tool in list(tools):  # a peer this machine cannot run is left out, never a failure
+        reason = tool.unavailable()
+        if reason:
+            print(f"{tool.label} skipped: {reason}", flush=True)
+            tools.remove(tool)
     for tool in tools:
         tool.setup()
     env = environment(tools)

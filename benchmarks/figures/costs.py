@@ -112,7 +112,7 @@ def idle_cost(tool: Adapter, sizes: Sizes, backlog: int) -> tuple[float, float]:
         tool.enqueue("mark", queue="a", key="warm")
         wait_for(lambda: "warm" in marks.read(path), 90, f"{tool.label}'s first job")
         time.sleep(2)
-        pids = [proc.pid, *sorted(backends() - ours)]
+        pids = [proc.pid, *sorted(backends() - ours), *tool.server_pids()]
         before, started = cpu_seconds(pids), time.perf_counter()
         time.sleep(sizes.idle_seconds)
         used = (cpu_seconds(pids) - before) / (time.perf_counter() - started) * 1000

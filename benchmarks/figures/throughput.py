@@ -116,7 +116,11 @@ def io_bound(tools: list[Adapter], sizes: Sizes) -> list[Row]:
         ideal = concurrency / 0.05
         values: dict[str, float | None] = {}
         for tool in tools:
-            if not tool.concurrent or (kind == "asleep" and tool.key == "django_tasks_db"):
+            if (
+                not tool.concurrent
+                or (kind == "sleep" and not tool.blocking)
+                or (kind == "asleep" and tool.key == "django_tasks_db")
+            ):
                 values[tool.key] = None
                 continue
             values[tool.key] = drain(tool, count, 1, kind, concurrency)[0] / ideal * 100
@@ -129,4 +133,6 @@ def io_bound(tools: list[Adapter], sizes: Sizes) -> list[Row]:
             )
         )
     rows[-1].note = "django-jobs runs async def tasks with async_to_sync, one per thread"
+    if event_loop_only := [t.label for t in tools if not t.blocking]:
+        rows[0].note = f"{', '.join(event_loop_only)}: JavaScript on an event loop, no blocking job"
     return rows

@@ -61,7 +61,12 @@ class Adapter:
     dist = ""  # the distribution whose version is recorded
     concurrent = True  # runs many jobs at once in one process
     event_loop = False  # runs async def tasks on an event loop
+    blocking = True  # runs blocking (synchronous) job code beside other jobs
     settings = ""  # the worker settings used, for the report
+
+    def unavailable(self) -> str | None:
+        """Why the tool cannot run on this machine (it is then left out), or ``None``."""
+        return None
 
     def tables(self) -> list[str]:
         """The tool's tables, emptied and vacuumed before each measurement."""
@@ -110,6 +115,10 @@ class Adapter:
 
         return version(self.dist)
 
+    def server_pids(self) -> list[int]:
+        """Processes besides the worker and its PostgreSQL backends that do its work (idle CPU)."""
+        return []
+
     def start(
         self, *, burst: bool, queues: list[str], concurrency: int, log: str, marks: Path | None
     ) -> subprocess.Popen[bytes]:
@@ -126,21 +135,26 @@ class Adapter:
             )
 
 
-def duplicate_rows(table: str, where: str, count: int, *, uuid_pk: bool = False) -> None:
+def duplicate_rows(
+    table: str, where: str, count: int, *, uuid_pk: bool = False, schema: str | None = None
+) -> None:
     """Insert ``count`` copies of the rows of ``table`` matching ``where``, new primary keys.
 
     Every column is copied but the primary key ``id``, which takes its default (a sequence), or
-    ``gen_random_uuid()`` when ``uuid_pk``.
+    ``gen_random_uuid()`` when ``uuid_pk``. ``table`` is in ``schema`` (default: the current one)
+    and is named with it, ``schema.table``, when given.
     """
     columns = [
         name
         for (name,) in sql(
             "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
-            "AND table_schema = current_schema() ORDER BY ordinal_position",
-            [table],
+            "AND table_schema = coalesce(%s, current_schema()) ORDER BY ordinal_position",
+            [table, schema],
         )
         if name != "id"
     ]
+    if schema is not None:
+        table = f"{schema}.{table}"
     names = ", ".join(f'"{c}"' for c in columns)
     pk_name, pk_value = ("id, ", "gen_random_uuid(), ") if uuid_pk else ("", "")
     sql(
