@@ -7,6 +7,7 @@ rescue gives such a job back without counting an attempt; only a job that began 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import uuid
 from collections.abc import Callable, Sequence
@@ -63,11 +64,10 @@ def claim(
     alias = sql.alias()
     fused = (start_first > 0 or start_ahead > 0) and sql.postgresql()
     relaxed = sql.relaxed_commit()
-    statement, select_params, now_at = _claim_sql(
-        alias, limit, tuple(queues) if queues else None, fused, relaxed, limited_queues()
-    )
-    ready_before = sql.prep("run_at", now)
-    select_params = [ready_before if i in now_at else p for i, p in enumerate(select_params)]
+    queue_names = tuple(queues) if queues else None
+    compiled = _claim_sql(alias, queue_names, fused, relaxed, limited_queues())
+    statement = compiled.statement
+    select_params = compiled.bind(sql.prep("run_at", now), limit)
     params = [
         JobStatus.RUNNING,
         worker_id,
@@ -125,16 +125,39 @@ def start(jobs: Sequence[Job], *, now: datetime | None = None) -> list[Job]:
 _STARTED = "candidate.n <= %s OR (candidate.n <= %s AND attempts + 1 < max_attempts)"
 
 
+# Compiled in place of the claim's LIMIT, then made a parameter: one statement text (and one
+# prepared statement, planned once per connection) for every batch size.
+_LIMIT = 987_654_321
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimSQL:
+    """A compiled claim: its ``statement`` and the parameters of its candidates' SELECT, with
+    the places where "now" (``now_at``) and the batch size (``limit_at``) go."""
+
+    statement: str
+    params: list[Any]
+    now_at: frozenset[int]
+    limit_at: int
+
+    def bind(self, now: Any, limit: int) -> list[Any]:
+        """The SELECT's parameters for a claim at ``now`` (as the database takes it) of at
+        most ``limit`` jobs."""
+        bound = [now if i in self.now_at else p for i, p in enumerate(self.params)]
+        bound[self.limit_at] = limit
+        return bound
+
+
 @functools.lru_cache(maxsize=64)
 def _claim_sql(
     alias: str,
-    limit: int,
     queues: tuple[str, ...] | None,
     fused: bool,
     relaxed: str,
     limited: tuple[str, ...] = (),
-) -> tuple[str, list[Any], frozenset[int]]:
-    """Return the claim statement, its parameters after the SET clause, and where "now" goes."""
+) -> ClaimSQL:
+    """Return the claim statement, its parameters after the SET clause, and where "now" and
+    the batch size go."""
     connection = connections[alias]
     # The candidates come from the ORM's SELECT ... FOR UPDATE SKIP LOCKED: concurrent workers
     # each lock different rows without waiting on one another (the pattern of Oban's and
@@ -148,7 +171,7 @@ def _claim_sql(
         .unlimited(limited)
         .order_by("-priority", "run_at", "id")
         .select_for_update(skip_locked=True)
-        .values("id")[:limit]
+        .values("id")[:_LIMIT]
     )
     # Django refuses to compile FOR UPDATE outside a transaction. The statement is atomic on its
     # own, so compile inside a block that runs no query (psycopg then sends no BEGIN or COMMIT)
@@ -158,6 +181,13 @@ def _claim_sql(
     params = list(select_params)
     sentinel = Job._meta.get_field("run_at").get_db_prep_value(_NOW, connection)
     now_at = frozenset(i for i, p in enumerate(params) if p == sentinel)
+    # The LIMIT follows every parameter of the WHERE clause (FOR UPDATE has none).
+    literal = f" LIMIT {_LIMIT}"
+    if select_sql.count(literal) != 1 or select_sql.count("%s", select_sql.index(literal)):
+        raise AssertionError(f"unexpected claim SQL from the ORM: {select_sql}")
+    select_sql = select_sql.replace(literal, " LIMIT %s")
+    limit_at = len(params)
+    params.append(_LIMIT)
     table = connection.ops.quote_name(str(Job._meta.db_table))
     columns = ", ".join(
         f"{table}.{connection.ops.quote_name(str(f.column))}" for f in Job._meta.concrete_fields
@@ -179,7 +209,7 @@ def _claim_sql(
             f"started_at = CASE WHEN {_STARTED} THEN %s::timestamptz END "
             f"FROM candidate WHERE {table}.id = candidate.id AND {relaxed} RETURNING {columns}"
         )
-        return statement, params, now_at
+        return ClaimSQL(statement, params, now_at, limit_at)
     # ARRAY(subquery) is evaluated exactly once (an InitPlan), then rows are fetched by primary
     # key whatever the table statistics say. A plain IN (subquery) may be re-run by the planner,
     # skipping locked rows each time and claiming more than ``limit``, or be driven through the
@@ -194,7 +224,7 @@ def _claim_sql(
         where = f"id IN ({select_sql}) AND status = %s"
         params.append(JobStatus.QUEUED)
     statement = f"{claim_set}, started_at = NULL WHERE {where} RETURNING {columns}"
-    return statement, params, now_at
+    return ClaimSQL(statement, params, now_at, limit_at)
 
 
 @functools.lru_cache(maxsize=8)

@@ -96,6 +96,7 @@ class Feed:
         """
         handed = self._from_runway(idle) if self.runway is not None and idle else 0
         idle = idle[handed:]
+        ahead += handed  # the room of the slots they took goes back to the runway's room
         buffered = self._start_buffered(idle) if self._buffer and idle else 0
         handed += buffered
         idle = idle[buffered:]

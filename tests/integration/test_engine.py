@@ -71,8 +71,9 @@ def test_the_real_claim_statement_is_an_index_scan_over_ready_rows_only(fused):
     Job.objects.bulk_create(done, batch_size=5_000)
     for i in range(20):
         tasks.add.enqueue(i, i)
-    statement, select_params, now_at = _claim_sql("default", 10, None, fused, "TRUE")
-    select_params = [now if i in now_at else p for i, p in enumerate(select_params)]
+    compiled = _claim_sql("default", None, fused, "TRUE")
+    statement = compiled.statement
+    select_params = compiled.bind(now, 10)
     claim_params = ["running", "w", None, now]
     if fused:
         params = [*select_params, *claim_params, 5, 8, 5, 8, now]
@@ -95,8 +96,8 @@ def test_a_claim_for_one_queue_walks_only_that_queues_ready_rows():
     busy = [Job(task_path="tests.tasks.add", queue="busy", run_at=now) for _ in range(20_000)]
     Job.objects.bulk_create(busy, batch_size=5_000)
     tasks.add.using(queue="quiet").enqueue(1, 1)
-    statement, select_params, now_at = _claim_sql("default", 10, ("quiet",), False, "TRUE")
-    select_params = [now if i in now_at else p for i, p in enumerate(select_params)]
+    compiled = _claim_sql("default", ("quiet",), False, "TRUE")
+    statement, select_params = compiled.statement, compiled.bind(now, 10)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE django_jobs_job")
         cursor.execute(

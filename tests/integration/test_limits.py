@@ -142,14 +142,9 @@ def test_the_plain_claim_walks_the_ready_index_past_a_keyed_backlog_without_read
     from django_jobs.engine.claim import _claim_sql
 
     with override_settings(DJANGO_JOBS=LIMITED):
-        statement, params, now_at = _claim_sql("default", 10, None, False, "TRUE", limited_queues())
-    params = [
-        "running",
-        "w",
-        None,
-        timezone.now(),
-        *[timezone.now() if i in now_at else p for i, p in enumerate(params)],
-    ]
+        compiled = _claim_sql("default", None, False, "TRUE", limited_queues())
+    statement = compiled.statement
+    params = ["running", "w", None, timezone.now(), *compiled.bind(timezone.now(), 10)]
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE django_jobs_job")
         cursor.execute("SET LOCAL enable_seqscan = off")

@@ -247,9 +247,10 @@ def test_the_claim_stays_an_index_scan_of_ready_rows_with_paused_queues(fused):
         tasks.add.using(queue=("mail", "default")[i % 2]).enqueue(i, i)
     django_jobs.pause_queue("mail")
     django_jobs.pause_queue("reports")
-    statement, select_params, now_at = _claim_sql("default", 10, None, fused, "TRUE")
+    compiled = _claim_sql("default", None, fused, "TRUE")
+    statement = compiled.statement
     assert "django_jobs_pausedqueue" in statement
-    select_params = [now if i in now_at else p for i, p in enumerate(select_params)]
+    select_params = compiled.bind(now, 10)
     claim_params = ["running", "w", None, now]
     if fused:
         params = [*select_params, *claim_params, 5, 8, 5, 8, now]
