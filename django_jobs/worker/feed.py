@@ -9,10 +9,12 @@ that is free at that moment.
 Jobs under a limit (a concurrency key, a queue with limits) come from ``engine.claim_limited``,
 which starts all it takes, so they go straight to idle slots. It runs before the plain claim
 while it keeps finding jobs; otherwise after it, for the slots still idle, when a limited job
-of this worker has ended (its slot may serve the next one of its key at once), when something
-woke the worker and the plain claim found nothing (a NOTIFY for a limited job), before a burst
-worker exits, and once per ``look_seconds`` or as soon as a full rate window opens again. A
-worker pays one small statement per ``look_seconds`` for it, and none per plain claim.
+of this worker has ended (its slot may serve the next one of its key at once), when a NOTIFY
+(or a rescue) woke the worker and the plain claim found nothing (the job was a limited one),
+before a burst worker exits, and once per ``look_seconds`` or as soon as a full rate window
+opens again. Not after a plain job's end: a worker running plain jobs one by one would then
+pay a limited claim before each pickup. A worker pays one small transaction per
+``look_seconds`` for it, and none per plain claim.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class Feed:
         *,
         room: int,
         idle: list[Slot],
-        polled: bool = False,
+        notified: bool = False,
         ahead: int = 0,
         low_water: int = 0,
     ) -> int:
@@ -88,7 +90,7 @@ class Feed:
         up to ``room`` more once the buffer is empty; return how many jobs were handed over or
         claimed.
 
-        ``polled``: the worker slept its whole poll interval (nothing woke it) before this call.
+        ``notified``: a NOTIFY of an enqueued job woke the worker since the last call.
         ``ahead``: how many of the ``room`` to start ahead of free slots, onto the runway,
         whose ``low_water`` then says when to wake the main thread for more.
 
@@ -129,21 +131,22 @@ class Feed:
         self._hand(idle, started, low_water=low_water)
         idle = idle[len(started) :]
         # After the plain claim, so that a plain job's pickup never waits for this one.
-        if not first and self._limited_due(found_nothing=not claimed, polled=polled):
+        if not first and self._limited_due(found_nothing=not claimed, notified=notified):
             if idle:
                 handed += self._claim_limited(idle)
             else:
                 self._limited_starved = True
         return handed + len(claimed)
 
-    def _limited_due(self, *, found_nothing: bool, polled: bool) -> bool:
+    def _limited_due(self, *, found_nothing: bool, notified: bool) -> bool:
         # Due by the clock; when one of this worker's limited jobs has ended (its slot may take
-        # the next of its key); when something woke the worker and the plain claim found
-        # nothing (a NOTIFY for a limited job); and in burst mode before it exits. An idle
-        # worker's polls look by the clock only, so idling costs no more than it did.
+        # the next of its key); when a NOTIFY (or a rescue) woke the worker and the plain claim
+        # found nothing (it was for a limited job); and in burst mode before it exits. Polls,
+        # and the claims that follow a job's end, look by the clock only: an idle worker, or
+        # one that runs a plain job every few milliseconds, pays nothing more for limits.
         if time.monotonic() >= self._look_at:
             return True
-        if found_nothing and (not polled or (self.burst and not len(self.held))):
+        if found_nothing and (notified or (self.burst and not len(self.held))):
             return True
         if self._limited and not all(self.held.holds(job) for job in self._limited):
             self._limited = [job for job in self._limited if self.held.holds(job)]

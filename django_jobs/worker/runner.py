@@ -126,7 +126,7 @@ class Worker:
         self._typical_seconds = math.inf
         self.held = Held()
         self._limited_queues = frozenset(limited_queues())
-        self._polled = False  # the last wait ran to its timeout: nothing woke the loop
+        self._notified = False  # a NOTIFY or a rescue woke the loop since the last feed
         # Jobs started ahead of free slots while jobs are short (worker/runway.py).
         self.runway = runway.Runway(on_low=self._wake.set)
         self._use_runway = postgresql()
@@ -166,7 +166,7 @@ class Worker:
         )
         self.listener = (
             listen.Listener(
-                self._wake.set,
+                self._notify,
                 queues=self.queues,
                 worker_id=self.worker_id,
                 on_cancel=self.heartbeat.poke,
@@ -201,6 +201,11 @@ class Worker:
     def started_count(self) -> int:
         """How many jobs this worker has started."""
         return self.feed.started_count
+
+    def _notify(self) -> None:
+        # A job may be ready: a NOTIFY of an enqueue (or a resume), or a rescue.
+        self._notified = True
+        self._wake.set()
 
     def _giving_up(self) -> bool:
         return time.monotonic() >= self._give_up_at
@@ -254,7 +259,7 @@ class Worker:
             if self.burst and not busy and not self.held:
                 logger.info("Worker %s: no ready jobs left (burst mode)", self.worker_id)
                 return
-            self._polled = not self._wake.wait(self._idle_seconds())
+            self._wake.wait(self._idle_seconds())
             self._wake.clear()
 
     def _gather_idle_slots(self) -> None:
@@ -287,9 +292,9 @@ class Worker:
         if self.max_jobs is not None:
             room = min(room, self.max_jobs - self.feed.started_count - len(self.feed))
             ahead = max(0, min(ahead, room - len(idle)))
-        polled, self._polled = self._polled, False
+        notified, self._notified = self._notified, False
         return self.feed.feed(
-            room=room, idle=idle, polled=polled, ahead=ahead, low_water=target // 2
+            room=room, idle=idle, notified=notified, ahead=ahead, low_water=target // 2
         )
 
     def _runway_size(self) -> int:
@@ -344,7 +349,7 @@ class Worker:
         for job in report.cancelled:
             error = WorkerLostError(f"Worker {job.worker_id or '?'} died after a cancel request.")
             self.recorder.report_cancelled(job, error, 0.0)
-        self._wake.set()  # requeued jobs may be ready now
+        self._notify()  # requeued jobs may be ready now
 
     def _ran_all(self) -> bool:
         if self.max_jobs is None or self.feed.started_count < self.max_jobs or self.held:
