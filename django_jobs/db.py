@@ -94,6 +94,20 @@ def drop_unusable_connection() -> None:
         close_quietly()
 
 
+def pooled(alias: str = DEFAULT_DB_ALIAS) -> bool:
+    """Return whether ``alias`` takes its connections from Django's pool (``OPTIONS["pool"]``,
+    PostgreSQL with psycopg 3)."""
+    return bool(connections[alias].settings_dict.get("OPTIONS", {}).get("pool"))
+
+
+def give_back_pooled() -> None:
+    """Give this thread's connection back to Django's pool, if it came from one and no
+    transaction is open; the thread's next query borrows one again (a ``getconn``, no new
+    session). Without a pool, or with no connection, nothing happens."""
+    if connection.connection is not None and not connection.in_atomic_block and pooled():
+        close_quietly()
+
+
 def close_quietly() -> None:
     """Close this thread's connection, ignoring errors from a connection already broken."""
     with contextlib.suppress(*TRANSIENT_ERRORS):

@@ -94,8 +94,18 @@ def delivery_problem(timeout_seconds: float = 5.0) -> str | None:
 
 
 def connect_default(alias: str = DEFAULT_DB_ALIAS) -> Any:
-    """Open a new autocommit psycopg connection with database ``alias``'s settings."""
+    """Open a new autocommit psycopg connection with database ``alias``'s settings.
+
+    Never one of Django's pool (``OPTIONS["pool"]``): a connection that LISTENs for the
+    worker's life would take a pooled connection for good, and its LISTEN would follow it back
+    into the pool."""
     wrapper = connections[alias]
-    conn = wrapper.get_new_connection(wrapper.get_connection_params())
+    params = wrapper.get_connection_params()
+    if getattr(wrapper, "pool", None):
+        import psycopg
+
+        conn = psycopg.connect(**params)
+    else:
+        conn = wrapper.get_new_connection(params)
     conn.autocommit = True
     return conn

@@ -2,10 +2,13 @@
 
 A slot thread opens a database connection only when its job uses the database (or its failure is
 recorded), then keeps it for the worker's life (a reconnect per job would cost more than most
-jobs): slots whose tasks never touch the database cost no connection. The main thread hands a
-started job to an idle slot; the slot runs it, records its outcome and becomes idle again. A slot
-whose job ran past its timeout is abandoned (Python cannot kill a thread): it ends once its task
-returns, its late outcome discarded, and a fresh slot takes its place. A slot thread that dies of a
+jobs): slots whose tasks never touch the database cost no connection. With Django's connection
+pool (``OPTIONS["pool"]``) a slot borrows a connection for one job and gives it back when the
+job's outcome is recorded, so the pool's size, not the concurrency, bounds the connections.
+The main thread hands a started job to an idle slot (or the slot takes one from the runway as its
+last one ends); the slot runs it, records its outcome and becomes idle again. A slot whose job ran
+past its timeout is abandoned (Python cannot kill a thread): it ends once its task returns, its
+late outcome discarded, and a fresh slot takes its place. A slot thread that dies of a
 bug in django-jobs is noticed by ``Pool.reap`` and replaced; its job is failed, never left running.
 """
 
@@ -123,6 +126,7 @@ class Slot:
 
     def _run(self) -> None:
         seen, idle_since = self._health.trouble, time.monotonic()
+        pooled = db.pooled()
         self.cancel_statement = db.statement_canceller(db.thread_connection())
         try:
             while (job := self._inbox.get()) is not None:
@@ -136,6 +140,8 @@ class Slot:
                     self._run_job(self, job)
                     if self.abandoned:
                         return  # a replacement slot already took this thread's place
+                    if pooled:
+                        db.give_back_pooled()  # borrowed for this job only
                     idle_since = time.monotonic()
                     job = self._next()
                 self._done()
