@@ -105,8 +105,9 @@ def reset() -> None:
         cursor.execute("ANALYZE bench_insert")
 
 
-def pgbench_tps(seconds: int, script_text: str = INSERT_SQL) -> float:
-    """Return pgbench's transactions per second running ``script_text``, one client."""
+def pgbench_tps(seconds: int, script_text: str = INSERT_SQL, mode: str = "simple") -> float:
+    """Return pgbench's transactions per second running ``script_text``, one client, in
+    query mode ``mode`` (``-M``: simple, extended or prepared)."""
     from django.db import connection
 
     db = connection.settings_dict
@@ -114,7 +115,7 @@ def pgbench_tps(seconds: int, script_text: str = INSERT_SQL) -> float:
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
         script.write(script_text)
         script.flush()
-        command = ["pgbench", "-n", "-c", "1", "-T", str(seconds), "-f", script.name,
+        command = ["pgbench", "-n", "-M", mode, "-c", "1", "-T", str(seconds), "-f", script.name,
                    "-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432),
                    "-U", db["USER"] or "postgres", db["NAME"]]  # fmt: skip
         out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
@@ -130,7 +131,7 @@ def copy_tps(variant: job_row.Variant, seconds: int) -> float:
 
     with connection.cursor() as cursor:
         variant.build(cursor)
-    return pgbench_tps(seconds, variant.script())
+    return pgbench_tps(seconds, variant.script(), "prepared" if variant.prepared else "simple")
 
 
 def per_transaction(task, count: int) -> float:

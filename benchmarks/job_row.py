@@ -63,7 +63,8 @@ class Variant:
     key); ``trigger``: keep the NOTIFY trigger (``"row"``: ``ROW_TRIGGER`` instead); ``narrow``:
     only ``NARROW_COLUMNS`` (and the id); ``transaction``: the pgbench script wraps the INSERT in
     ``BEGIN``/``COMMIT``, the three round trips of ``atomic()`` around an enqueue, instead of one
-    autocommit statement.
+    autocommit statement; ``prepared``: pgbench runs it with ``-M prepared`` (parsed and planned
+    once, as enqueue's own INSERT is once a connection has run it a few times).
     """
 
     label: str
@@ -71,6 +72,7 @@ class Variant:
     trigger: bool | str = True
     narrow: bool = False
     transaction: bool = False
+    prepared: bool = False
 
     def build(self, cursor) -> None:
         """Drop and re-create ``bench_job`` as this variant (empty), then analyze it."""
@@ -168,6 +170,7 @@ def variants(cursor) -> list[Variant]:
     skipped = tuple(name for name in everything if name not in entered)
     return [
         Variant("job row, BEGIN/INSERT/COMMIT", transaction=True),
+        Variant("job row, BEGIN/INSERT/COMMIT, -M prepared", transaction=True, prepared=True),
         Variant("job row, as the schema stands (indexes + trigger)"),
         Variant("  without the NOTIFY trigger", trigger=False),
         Variant("  a row-level NOTIFY trigger instead", trigger="row"),
