@@ -106,7 +106,7 @@ def test_a_connection_prepares_the_insert_only_once_it_has_enqueued_a_few_jobs()
     def prepared() -> list[str]:
         with connection.cursor() as cursor:
             cursor.execute("SELECT statement FROM pg_prepared_statements")
-            return [row[0] for row in cursor.fetchall() if "INTO \"django_jobs_job\"" in row[0]]
+            return [row[0] for row in cursor.fetchall() if 'INTO "django_jobs_job"' in row[0]]
 
     connection.close()  # a new connection, as a web request's with CONN_MAX_AGE = 0
     for i in range(1, PREPARE_FROM_RUN):
