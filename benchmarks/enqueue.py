@@ -5,28 +5,36 @@ the ``bench_insert`` table are emptied, so do not point it at jobs you want to k
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/mydb .venv/bin/python benchmarks/enqueue.py
     .venv/bin/python benchmarks/enqueue.py --rounds 5 --seconds 10
-    .venv/bin/python benchmarks/enqueue.py --profile one-transaction   # cProfile, no figures
+    .venv/bin/python benchmarks/enqueue.py --no-schema        # without the job-table copies
+    .venv/bin/python benchmarks/enqueue.py --profile per-transaction   # cProfile, no figures
 
-Each round measures, in turn and against the same database:
+Each round measures, in turn and against the same database (pgbench is ``pgbench -n -c 1 -T
+<seconds>``, one client, the default simple protocol and the server's own durability):
 
-- pgbench: ``pgbench -n -c 1 -T <seconds>`` running ``INSERT INTO bench_insert (v) VALUES (1)``,
-  a one-row INSERT into a small table, one transaction each: what one client can commit;
-- pgbench again, on the row enqueue writes, as ``BEGIN; INSERT INTO django_jobs_job ...;
-  COMMIT``: the same three round trips as ``atomic()`` around an enqueue, with the job table's
-  indexes and its NOTIFY trigger, and no Python: the floor of enqueue per transaction;
-- enqueue per transaction: ``with transaction.atomic(): task.enqueue()``, 2,000 times;
+- pgbench running ``INSERT INTO bench_insert (v) VALUES (1)``, a one-row INSERT into a small
+  table, one transaction each: what one client can commit, the figure the others are a % of;
+  then the same INSERT in ``BEGIN``/``COMMIT`` (the three round trips of ``atomic()`` around an
+  enqueue), and with ``BEGIN`` sent in the INSERT's message (two round trips);
+- pgbench inserting the row enqueue writes into copies of the job table (``job_row.py``): the
+  table as it stands (its columns, every index, the NOTIFY trigger), in ``BEGIN``/``COMMIT``
+  and alone; then without the trigger, with a row-level trigger instead, without each index the
+  row has an entry in, without the partial indexes it has none in, with the primary key only,
+  and a narrow row: what each part of the schema costs a commit;
+- enqueue per transaction: ``with transaction.atomic(): task.enqueue()``, ``--count`` times;
 - enqueue in one transaction: 10,000 ``task.enqueue()`` calls inside one ``atomic()`` block;
 - ``enqueue_many`` in chunks of 1,000: 20 calls of 1,000 jobs each, each its own transaction.
 
-The job table is truncated before each measurement. The figures printed are the medians over
-the rounds, with the ratio of enqueue per transaction to the pgbench rate. On a busy machine
-every figure moves; compare the rows of one run, not runs with each other.
+The tables are emptied before each measurement. The figures printed are the medians over the
+rounds, each as a % of the one-row pgbench rate, with the median load average at the end of
+the measurement. On a busy machine every figure moves; compare the rows of one run, not runs
+with each other.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import os
 import pstats
 import re
@@ -42,16 +50,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/django_jobs_enqueue_bench"
 INSERT_SQL = "INSERT INTO bench_insert (v) VALUES (1);\n"
-#: The row enqueue writes, as plain SQL: what the server alone needs for one job.
-JOB_SQL = (
-    "INSERT INTO django_jobs_job (task_path, args, kwargs, queue, priority, run_at, status, "
-    "attempts, max_attempts, enqueued_at, worker_id, errors, progress_message) VALUES "
-    "('benchmarks.enqueue_tasks.noop', '[1]', '{\"b\":\"x\"}', 'default', 0, now(), 'queued', "
-    "0, 20, now(), '', '[]', '') RETURNING id;\n"
-)
-JOB_TRANSACTION_SQL = f"BEGIN;\n{JOB_SQL}COMMIT;\n"
+TRANSACTION_SQL = f"BEGIN;\n{INSERT_SQL}COMMIT;\n"
+#: BEGIN and the INSERT in one message (pgbench's ``\;`` joins them), then COMMIT: two round trips.
+JOINED_SQL = f"BEGIN \\; {INSERT_SQL}COMMIT;\n"
+BASELINE = "pgbench one-row INSERT, 1 client"
+PER_TRANSACTION = "enqueue, one per transaction"
 
 sys.path.insert(0, str(ROOT))
+
+from benchmarks import job_row  # noqa: E402 (needs ROOT on the path)
 
 
 def configure() -> None:
@@ -93,13 +100,14 @@ def reset() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE django_jobs_job, bench_insert")
+        cursor.execute("TRUNCATE django_jobs_job, bench_insert RESTART IDENTITY")
         cursor.execute("ANALYZE django_jobs_job")
         cursor.execute("ANALYZE bench_insert")
 
 
-def pgbench_tps(seconds: int, script_text: str = INSERT_SQL) -> float:
-    """Return pgbench's transactions per second running ``script_text``, one client."""
+def pgbench_tps(seconds: int, script_text: str = INSERT_SQL, mode: str = "simple") -> float:
+    """Return pgbench's transactions per second running ``script_text``, one client, in
+    query mode ``mode`` (``-M``: simple, extended or prepared)."""
     from django.db import connection
 
     db = connection.settings_dict
@@ -107,7 +115,7 @@ def pgbench_tps(seconds: int, script_text: str = INSERT_SQL) -> float:
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
         script.write(script_text)
         script.flush()
-        command = ["pgbench", "-n", "-c", "1", "-T", str(seconds), "-f", script.name,
+        command = ["pgbench", "-n", "-M", mode, "-c", "1", "-T", str(seconds), "-f", script.name,
                    "-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432),
                    "-U", db["USER"] or "postgres", db["NAME"]]  # fmt: skip
         out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
@@ -115,6 +123,15 @@ def pgbench_tps(seconds: int, script_text: str = INSERT_SQL) -> float:
     if found is None:
         sys.exit(f"Could not read pgbench's output:\n{out}")
     return float(found.group(1))
+
+
+def copy_tps(variant: job_row.Variant, seconds: int) -> float:
+    """Return pgbench's rate inserting the job row into ``variant``'s copy of the job table."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        variant.build(cursor)
+    return pgbench_tps(seconds, variant.script(), "prepared" if variant.prepared else "simple")
 
 
 def per_transaction(task, count: int) -> float:
@@ -151,7 +168,13 @@ def many_in_chunks(task, count: int, chunk: int = 1_000) -> float:
 
 
 def profile(what: str, task, count: int) -> None:
-    """Print the 25 costliest functions (cumulative) of ``count`` enqueues."""
+    """Print where ``count`` enqueues spend their time, then the 25 costliest functions.
+
+    First the unprofiled wall and CPU time per call (CPU: this process's, so the server's share
+    is the rest), then cProfile's own time summed by where the code lives: psycopg waiting on
+    the server (its ``wait``: the round trips), the rest of psycopg, Django, django-jobs, and
+    everything else (json, the standard library, the profiler's loop).
+    """
     from django.db import transaction
 
     def one_tx() -> None:
@@ -165,20 +188,48 @@ def profile(what: str, task, count: int) -> None:
                 task.enqueue(1, b="x")
 
     run: Callable[[], None] = one_tx if what == "one-transaction" else per_tx
-    run()  # warm up: imports, caches, the connection
+    run()  # warm up: imports, caches, the connection, the prepared statement
+    reset()
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"{count:,} enqueues, {what}, load average {os.getloadavg()[0]:.1f}:")
+    per_call, cpu_per_call = wall / count * 1e6, cpu / count * 1e6
+    print(f"  unprofiled: {per_call:.0f} us per call, {cpu_per_call:.0f} us of CPU here")
     reset()
     profiler = cProfile.Profile()
     profiler.runcall(run)
     stats = pstats.Stats(profiler)
-    print(f"{count} enqueues, {what}: {stats.total_tt / count * 1e6:.0f} us per call (profiled)")
+    total = stats.total_tt
+    print(f"  profiled: {total / count * 1e6:.0f} us per call; own time by where the code lives:")
+    buckets: dict[str, float] = {}
+    for (filename, _, function), row in stats.stats.items():  # type: ignore[attr-defined]
+        buckets[_bucket(filename, function)] = buckets.get(_bucket(filename, function), 0) + row[2]
+    for name, seconds in sorted(buckets.items(), key=lambda item: -item[1]):
+        print(f"    {name:<36} {seconds / count * 1e6:>6.1f} us {seconds / total:>6.1%}")
     stats.sort_stats("tottime").print_stats(25)
+
+
+def _bucket(filename: str, function: str) -> str:
+    if "/psycopg/" in filename:
+        return "psycopg, waiting on the server" if function == "wait" else "psycopg, the rest"
+    if "/django_jobs/" in filename:
+        return "django-jobs"
+    if "/django/" in filename:
+        return "Django"
+    return "other (json, stdlib, this loop)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10, help="pgbench's -T")
+    parser.add_argument("--count", type=int, default=2_000, help="enqueues per transaction row")
+    parser.add_argument(
+        "--no-schema", action="store_true", help="leave out the job-table copies (job_row.py)"
+    )
     parser.add_argument("--profile", choices=["one-transaction", "per-transaction"])
+    parser.add_argument("--profile-count", type=int, default=20_000)
     options = parser.parse_args()
     if shutil.which("pgbench") is None:
         sys.exit("pgbench is not on PATH (it comes with PostgreSQL's client tools).")
@@ -195,41 +246,45 @@ def main() -> None:
     from benchmarks.enqueue_tasks import noop as task
 
     if options.profile:
-        profile(options.profile, task, 5_000)
+        profile(options.profile, task, options.profile_count)
         reset()
         return
-    figures: dict[str, list[float]] = {}
+    seconds = options.seconds
     measures: list[tuple[str, Callable[[], float]]] = [
-        ("pgbench one-row INSERT, 1 client", lambda: pgbench_tps(options.seconds)),
-        (
-            "pgbench job row, BEGIN/INSERT/COMMIT",
-            lambda: pgbench_tps(options.seconds, JOB_TRANSACTION_SQL),
-        ),
-        ("enqueue, one per transaction", lambda: per_transaction(task, 2_000)),
+        (BASELINE, lambda: pgbench_tps(seconds)),
+        ("  the same in BEGIN/INSERT/COMMIT", lambda: pgbench_tps(seconds, TRANSACTION_SQL)),
+        ("  the same, BEGIN sent with the INSERT", lambda: pgbench_tps(seconds, JOINED_SQL)),
+    ]
+    if not options.no_schema:
+        with connection.cursor() as cursor:
+            copies = job_row.variants(cursor)
+        measures += [(v.label, functools.partial(copy_tps, v, seconds)) for v in copies]
+    measures += [
+        (PER_TRANSACTION, lambda: per_transaction(task, options.count)),
         ("enqueue, 10,000 in one transaction", lambda: one_transaction(task, 10_000)),
         ("enqueue_many, chunks of 1,000", lambda: many_in_chunks(task, 20_000)),
     ]
-    load = os.getloadavg()[0]
     name = connection.settings_dict["NAME"]
-    print(f"{os.cpu_count()} cores, load average {load:.1f}; database {name}")
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; database {name}")
     per_transaction(task, 200)  # warm up
+    figures: dict[str, list[float]] = {}
+    loads: dict[str, list[float]] = {}
     for number in range(options.rounds):
-        for name, measure in measures:
+        for label, measure in measures:
             reset()
-            figures.setdefault(name, []).append(measure())
-        print(f"round {number + 1}: " + ", ".join(f"{v[-1]:,.0f}" for v in figures.values()))
+            figures.setdefault(label, []).append(measure())
+            loads.setdefault(label, []).append(os.getloadavg()[0])
+        print(f"round {number + 1} done, load average {os.getloadavg()[0]:.1f}", flush=True)
     reset()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {job_row.TABLE}")
+    baseline = statistics.median(figures[BASELINE])
     print(f"\nmedians of {options.rounds} rounds (load average now {os.getloadavg()[0]:.1f}):")
-    for name, values in figures.items():
-        print(f"  {name:<40} {statistics.median(values):>10,.0f} /s")
-    ratio = statistics.median(figures["enqueue, one per transaction"]) / statistics.median(
-        figures["pgbench one-row INSERT, 1 client"]
-    )
-    print(f"  {'enqueue per transaction / pgbench':<40} {ratio:>10.0%}")
-    floor = statistics.median(figures["enqueue, one per transaction"]) / statistics.median(
-        figures["pgbench job row, BEGIN/INSERT/COMMIT"]
-    )
-    print(f"  {'... / pgbench job row transaction':<40} {floor:>10.0%}")
+    print(f"  {'':<52} {'per s':>8} {'% pgbench':>9} {'load':>5}")
+    for label, values in figures.items():
+        rate = statistics.median(values)
+        load = statistics.median(loads[label])
+        print(f"  {label:<52} {rate:>8,.0f} {rate / baseline:>9.0%} {load:>5.1f}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 #: Settle attempts for an idempotency key whose holder keeps finishing between INSERT and look-up.
 KEY_SETTLE_ATTEMPTS = 3
 
+#: The run of the one-job INSERT on a connection from which it is prepared (planned once): as
+#: psycopg's own ``prepare_threshold`` default, so a connection that enqueues a job or two pays
+#: no extra round trip for it (``sql.execute_returning``).
+PREPARE_FROM_RUN = 5
+
 #: The fields a caller always gives (the call); the others take their model default when absent.
 CALL_FIELDS = ("args", "kwargs")
 OPTION_FIELDS = (
@@ -72,7 +77,7 @@ def insert_call(values: Mapping[str, Any], encoded: Mapping[str, str]) -> tuple[
     statement = _statement()
     params, row = statement.bind(values, encoded)
     if values.get("idempotency_key") is None:
-        (job_id,) = sql.execute_returning(statement.sql, params)[0]
+        (job_id,) = sql.execute_returning(statement.sql, params, prepare=PREPARE_FROM_RUN)[0]
         return statement.job(job_id, row), True
     return _insert_or_get_live(statement, params, row, values["idempotency_key"])
 
@@ -158,10 +163,11 @@ class _Statement:
 
     fields: tuple[Any, ...]  # Job's concrete fields but the primary key, in model order
     field_names: tuple[str, ...]  # "id", then the fields' names: a row of Job.from_db
-    json_fields: frozenset[str]
-    datetime_fields: frozenset[str]
-    option_fields: frozenset[str]  # values that repeat from job to job
-    defaults: dict[str, Any]  # prepared parameter of each field's default
+    positions: dict[str, int]  # field name -> its place in ``fields`` (and the parameters)
+    kinds: tuple[object, ...]  # per field: how a given value is prepared (_OPTION, _JSON ...)
+    default_params: tuple[Any, ...]  # prepared parameter of each field's default
+    default_row: tuple[Any, ...]  # each field's default, or _MAKE where it is called per job
+    default_factories: tuple[tuple[int, Any], ...]  # (place, callable) of the called defaults
     sql: str
     unnest_sql: str
     members_sql: str  # unnest_sql numbering workflow_position from a bound offset
@@ -175,32 +181,36 @@ class _Statement:
         """Return the statement's parameters, and the field values in ``Job`` field order.
 
         A field in ``values`` is prepared for the database (JSON fields as JSON text); one left
-        out takes its default, whose prepared form was computed once (the value itself is
-        built per job: a default ``list`` must not be shared by two instances).
+        out takes its default, whose prepared form was computed once (a callable default is
+        called per job: a default ``list`` must not be shared by two instances). Names that
+        are not fields of the statement are ignored.
         """
         connection = sql.wrapper()
-        params: list[Any] = []
-        row: list[Any] = []
-        for field in self.fields:
-            name = field.attname
-            if name in encoded:
-                params.append(encoded[name])
-                row.append(json.loads(encoded[name]))
-            elif name in values:
-                value = values[name]
-                row.append(value)
-                if name in self.json_fields:
-                    params.append(None if value is None else json.dumps(value))
-                elif name in self.datetime_fields:
-                    # What DateTimeField prepares an aware datetime into, without its checks.
-                    params.append(connection.ops.adapt_datetimefield_value(value))
-                elif name in self.option_fields:
-                    params.append(self.prepared(name, value))
-                else:
-                    params.append(field.get_db_prep_save(value, connection))
+        params = list(self.default_params)
+        row = list(self.default_row)
+        positions = self.positions
+        for name, value in values.items():
+            at = positions.get(name)
+            if at is None:
+                continue
+            row[at] = value
+            kind = self.kinds[at]
+            if kind is _OPTION:
+                params[at] = self.prepared(name, value)
+            elif kind is _JSON:
+                params[at] = None if value is None else json.dumps(value)
+            elif kind is _DATETIME:
+                # What DateTimeField prepares an aware datetime into, without its checks.
+                params[at] = connection.ops.adapt_datetimefield_value(value)
             else:
-                params.append(self.defaults[name])
-                row.append(field.get_default())
+                params[at] = self.fields[at].get_db_prep_save(value, connection)
+        for name, text in encoded.items():
+            at = positions[name]
+            params[at] = text
+            row[at] = json.loads(text)
+        for at, make in self.default_factories:
+            if row[at] is _MAKE:
+                row[at] = make()
         return params, row
 
     @functools.lru_cache(maxsize=1024, typed=True)  # noqa: B019 (statements live as long as the process)
@@ -223,6 +233,9 @@ class _Statement:
         rows = ", ".join([self.row_sql] * count)
         return f"INSERT INTO {self.table} ({self.columns}) VALUES {rows} RETURNING id"
 
+
+#: How ``bind`` prepares a given value of a field, and the mark of a default called per job.
+_OPTION, _JSON, _DATETIME, _OTHER, _MAKE = (object() for _ in range(5))
 
 _statements: dict[tuple[str, str], _Statement] = {}
 
@@ -252,6 +265,17 @@ def _build(connection: BaseDatabaseWrapper) -> _Statement:
         )
         for f in fields
     }
+    kinds = tuple(
+        _OPTION
+        if f.attname in OPTION_FIELDS
+        else _JSON
+        if f.attname in json_fields
+        else _DATETIME
+        if f.get_internal_type() == "DateTimeField"
+        else _OTHER
+        for f in fields
+    )
+    called = [f.has_default() and callable(f.default) for f in fields]
     quote = connection.ops.quote_name
     table = quote(str(Job._meta.db_table))
     columns = ", ".join(quote(str(f.column)) for f in fields)
@@ -281,12 +305,15 @@ def _build(connection: BaseDatabaseWrapper) -> _Statement:
     return _Statement(
         fields=fields,
         field_names=("id", *(f.attname for f in fields)),
-        json_fields=json_fields,
-        datetime_fields=frozenset(
-            f.attname for f in fields if f.get_internal_type() == "DateTimeField"
+        positions={f.attname: at for at, f in enumerate(fields)},
+        kinds=kinds,
+        default_params=tuple(defaults[f.attname] for f in fields),
+        default_row=tuple(
+            _MAKE if call else f.get_default() for f, call in zip(fields, called, strict=True)
         ),
-        option_fields=frozenset(OPTION_FIELDS),
-        defaults=defaults,
+        default_factories=tuple(
+            (at, f.default) for at, (f, call) in enumerate(zip(fields, called, strict=True)) if call
+        ),
         sql=f"INSERT INTO {table} ({columns}) VALUES {row_sql} RETURNING id",
         unnest_sql=unnest_sql,
         members_sql=members_sql,

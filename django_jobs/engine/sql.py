@@ -119,7 +119,7 @@ def relaxed_commit() -> str:
 
 
 def execute_returning(
-    sql: str, params: Sequence[Any], *, prepare: bool = False
+    sql: str, params: Sequence[Any], *, prepare: bool | int = False
 ) -> list[tuple[Any, ...]]:
     """Run one statement with a RETURNING clause in autocommit (or the caller's transaction).
 
@@ -144,6 +144,8 @@ def execute_returning(
     connection.validate_thread_sharing()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         # The project's execute wrappers (query logging, tracing) still see the statement.
+        if prepare is not True and prepare is not False:
+            prepare = _runs(connection.connection, sql) >= prepare
         execute: Any = functools.partial(
             _server_bound_execute, prepare=prepare and not _pooled(connection.connection)
         )
@@ -163,6 +165,18 @@ def _server_bound_execute(
 
 #: psycopg connection -> whether a pooler stands between it and PostgreSQL.
 _POOLED: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+#: psycopg connection -> {statement: times run}, for ``execute_returning(prepare=N)``.
+_RUNS: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
+def _runs(raw: Any, sql: str) -> int:
+    counts = _RUNS.get(raw)
+    if counts is None:
+        counts = _RUNS[raw] = {}
+    count = counts[sql] = counts.get(sql, 0) + 1
+    return count
 
 
 #: A prepare threshold no query reaches: only statements run with ``prepare=True`` are prepared.

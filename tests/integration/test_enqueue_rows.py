@@ -15,6 +15,7 @@ from django.utils import timezone
 
 import django_jobs
 from django_jobs import InvalidJobOptionsError, SerializationError
+from django_jobs.engine.insert import PREPARE_FROM_RUN
 from django_jobs.enqueue import enqueue_job
 from django_jobs.models import Job
 from django_jobs.signals import job_enqueued
@@ -97,6 +98,24 @@ def test_enqueue_without_a_key_is_one_statement_and_no_savepoint(statements):
         tasks.add.enqueue(1, 2)
         [insert] = statements.sql
     assert insert.startswith("INSERT INTO") and "RETURNING" in insert
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_prepares_the_insert_only_once_it_has_enqueued_a_few_jobs():
+    def prepared() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            return [row[0] for row in cursor.fetchall() if 'INTO "django_jobs_job"' in row[0]]
+
+    connection.close()  # a new connection, as a web request's with CONN_MAX_AGE = 0
+    for i in range(1, PREPARE_FROM_RUN):
+        with transaction.atomic():
+            tasks.add.enqueue(i, i)
+    assert prepared() == []  # a short-lived connection pays no round trip to prepare it
+    jobs = [tasks.add.enqueue(i, i) for i in range(3)]
+    assert len(prepared()) == 1  # prepared once, then run again
+    assert [Job.objects.get(id=job.id).args for job in jobs] == [[0, 0], [1, 1], [2, 2]]
 
 
 @pytest.mark.django_db
