@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from . import nodejs
-from .base import Adapter, Span
+from .base import Span
 
 REDIS_URL = "redis://127.0.0.1:6379/5"
 
@@ -28,7 +28,7 @@ def from_ms(ms: float | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
-class BullMQAdapter(Adapter):
+class BullMQAdapter(nodejs.NodeAdapter):
     """BullMQ: job hashes and a ``completed`` sorted set per queue, in Redis."""
 
     label = "BullMQ"
@@ -43,8 +43,8 @@ class BullMQAdapter(Adapter):
         "djbench (emptied with SCAN and UNLINK before each measurement)"
     )
 
-    def __init__(self) -> None:
-        self.client = nodejs.Client("bullmq-client.mjs")
+    client_script = "bullmq-client.mjs"
+    worker_script = "bullmq-worker.mjs"
 
     def unavailable(self) -> str | None:
         missing = nodejs.missing("bullmq")
@@ -74,19 +74,8 @@ class BullMQAdapter(Adapter):
     def analyze(self) -> None:
         """Nothing to analyze in Redis."""
 
-    def enqueue(self, kind: str, *, queue: str = "default", key: str = "") -> None:
-        self.client.call("send", kind=kind, queue=queue, key=key)
-
-    def enqueue_bulk(self, kind: str, count: int, *, queue: str = "default") -> None:
-        for start in range(0, count, 1000):
-            self.client.call("insert", kind=kind, queue=queue, count=min(1000, count - start))
-
     def duplicate(self, count: int, *, finished: bool) -> None:
         self.client.call("duplicate", count=count, finished=finished)
-
-    def worker(self, *, burst: bool, queues: list[str], concurrency: int) -> list[str]:
-        args = [*nodejs.script("bullmq-worker.mjs"), f"--concurrency={concurrency}"]
-        return args + (["--burst"] if burst else [])
 
     def span(self, since: datetime) -> Span:
         found = self.client.call("span", since=max(since.timestamp(), 0) * 1000)

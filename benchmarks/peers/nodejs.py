@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from .base import LOGS, ROOT
+from .base import LOGS, ROOT, Adapter
 
 NODE_DIR = ROOT / "benchmarks" / "peers" / "node"
 
@@ -85,3 +85,25 @@ class Client:
                     bufsize=1,
                 )
         return self.proc
+
+
+class NodeAdapter(Adapter):
+    """A peer driven through two Node scripts: ``client_script``, a long-lived process that
+    enqueues (``send``, ``insert``), and ``worker_script``, the worker command."""
+
+    client_script = ""
+    worker_script = ""
+
+    def __init__(self) -> None:
+        self.client = Client(self.client_script)
+
+    def enqueue(self, kind: str, *, queue: str = "default", key: str = "") -> None:
+        self.client.call("send", kind=kind, queue=queue, key=key)
+
+    def enqueue_bulk(self, kind: str, count: int, *, queue: str = "default") -> None:
+        for start in range(0, count, 1000):
+            self.client.call("insert", kind=kind, queue=queue, count=min(1000, count - start))
+
+    def worker(self, *, burst: bool, queues: list[str], concurrency: int) -> list[str]:
+        args = [*script(self.worker_script), f"--concurrency={concurrency}"]
+        return args + (["--burst"] if burst else [])

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from . import nodejs
-from .base import Adapter, Span, duplicate_rows, sql
+from .base import Span, duplicate_rows, sql
 
 QUEUES = ["default", "a", "b"]
 
 
-class PgBossAdapter(Adapter):
+class PgBossAdapter(nodejs.NodeAdapter):
     """pg-boss: ``pgboss.job`` rows (kept when completed), ``started_on`` / ``completed_on``."""
 
     label = "pg-boss"
@@ -32,8 +32,8 @@ class PgBossAdapter(Adapter):
         "created or retry (a check every 100 ms: pg-boss has no burst mode)"
     )
 
-    def __init__(self) -> None:
-        self.client = nodejs.Client("pgboss-client.mjs")
+    client_script = "pgboss-client.mjs"
+    worker_script = "pgboss-worker.mjs"
 
     def unavailable(self) -> str | None:
         return nodejs.missing("pg-boss")
@@ -48,19 +48,8 @@ class PgBossAdapter(Adapter):
     def setup(self) -> None:
         self.client.call("setup", queues=QUEUES)  # start() installs the schema if missing
 
-    def enqueue(self, kind: str, *, queue: str = "default", key: str = "") -> None:
-        self.client.call("send", kind=kind, queue=queue, key=key)
-
-    def enqueue_bulk(self, kind: str, count: int, *, queue: str = "default") -> None:
-        for start in range(0, count, 1000):
-            self.client.call("insert", kind=kind, queue=queue, count=min(1000, count - start))
-
     def duplicate(self, count: int, *, finished: bool) -> None:
         duplicate_rows("job", "true", count, schema="pgboss")
-
-    def worker(self, *, burst: bool, queues: list[str], concurrency: int) -> list[str]:
-        args = [*nodejs.script("pgboss-worker.mjs"), f"--concurrency={concurrency}"]
-        return args + (["--burst"] if burst else [])
 
     def span(self, since: datetime) -> Span:
         done, first, last = sql(
