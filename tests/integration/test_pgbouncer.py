@@ -91,6 +91,8 @@ SELECT pg_backend_pid(),
        (SELECT count(*) FROM pg_prepared_statements),
        (SELECT count(*) FROM pg_cursors),
        (SELECT count(*) FROM pg_listening_channels()),
+       (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()),
+       (SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema()),
        current_setting('statement_timeout'),
        current_setting('lock_timeout'),
        current_setting('idle_in_transaction_session_timeout'),
@@ -132,14 +134,10 @@ def test_a_worker_through_pgbouncer_leaves_no_session_state_behind(tmp_path: Pat
             assert Worker(concurrency=8, burst=True).run() == 0
         after = server_sessions(bouncer, name)
     assert len(clean) == bouncer.pool_size and after.keys() == clean.keys()
-    assert len(set(clean.values())) == 1 and next(iter(clean.values()))[:3] == (0, 0, 0), clean
+    assert len(set(clean.values())) == 1 and next(iter(clean.values()))[:5] == (0,) * 5, clean
+    # Each session's own advisory locks and temporary tables: pg_locks is server-wide, and a
+    # test on another xdist worker may hold a transaction-level lock at this instant.
     assert after == clean, "a server connection kept state from django-jobs"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'), "
-            "(SELECT count(*) FROM pg_class WHERE relpersistence = 't')"
-        )
-        assert cursor.fetchone() == (0, 0), "advisory locks or temporary tables left"
 
 
 def test_listener_behind_pgbouncer_without_listen_url_does_not_listen(
