@@ -326,8 +326,12 @@ class Worker:
     def _written(self, job: Job, outcome: Succeeded, fate: Recorded | DatabaseError | None) -> None:
         # Runs in the completer's thread. A limited job's slot under its key or queue is free
         # only once its completion is written: wake the main loop to claim the next one then.
+        # A worker that stops once drained (burst, max_jobs) may exit once the last is written:
+        # its slots went idle before, and the claim that found nothing still saw this one held.
         self.recorder.written(job, outcome, fate)
         if job.concurrency_key is not None or job.queue in self._limited_queues:
+            self._wake.set()
+        elif (self.burst or self.max_jobs is not None) and not self.held:
             self._wake.set()
 
     def _log_summary(self) -> None:

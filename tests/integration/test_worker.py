@@ -2,6 +2,7 @@
 
 import datetime as dt
 import random
+import threading
 
 import pytest
 from django.test import override_settings
@@ -12,6 +13,7 @@ from django_jobs.exceptions import PermanentError
 from django_jobs.models import DeadJob, Job, JobStatus
 from django_jobs.worker import Worker
 from tests import tasks
+from tests.conftest import wait_for
 from tests.models import Execution
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -157,3 +159,24 @@ def test_failing_jobs_do_not_stop_the_worker():
     assert Worker(burst=True, concurrency=3).run() == 0
     assert sorted(Execution.objects.values_list("key", flat=True)) == sorted(keys)
     assert not Job.objects.live().exists()
+
+
+@pytest.mark.parametrize("stop", ["burst", "max_jobs"])
+def test_a_drained_worker_exits_once_the_last_outcome_is_written_not_at_the_next_poll(stop: str):
+    # Successes are written by the completer after their slots are idle again: the claim that
+    # finds nothing still sees them held. The write of the last one must wake the loop to exit,
+    # not leave it waiting out the poll interval (a minute here; 1 s by default).
+    ids = [tasks.noop.enqueue().id for _ in range(40)]
+    options = {"burst": True} if stop == "burst" else {"max_jobs": len(ids)}
+    worker = Worker(concurrency=4, poll_interval_seconds=60, **options)  # type: ignore[arg-type]
+    exited: list[int] = []
+    thread = threading.Thread(target=lambda: exited.append(worker.run()), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: exited, timeout=30, what="the drained worker to exit",
+                 describe=lambda: Job.objects.values_list("status").distinct())  # fmt: skip
+    finally:
+        worker.request_stop()
+        thread.join(30)
+    assert exited == [0]
+    assert Job.objects.filter(id__in=ids, status=JobStatus.DONE).count() == len(ids)
