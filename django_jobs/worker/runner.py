@@ -329,9 +329,9 @@ class Worker:
         # A worker that stops once drained (burst, max_jobs) may exit once the last is written:
         # its slots went idle before, and the claim that found nothing still saw this one held.
         self.recorder.written(job, outcome, fate)
-        if job.concurrency_key is not None or job.queue in self._limited_queues:
-            self._wake.set()
-        elif (self.burst or self.max_jobs is not None) and not self.held:
+        limited = job.concurrency_key is not None or job.queue in self._limited_queues
+        drained = (self.burst or self.max_jobs is not None) and not self.held
+        if limited or drained:
             self._wake.set()
 
     def _log_summary(self) -> None:
