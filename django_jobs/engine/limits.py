@@ -43,7 +43,7 @@ from django.utils import timezone
 from .. import db, validation
 from ..models import Job, JobStatus, PausedQueue, RateWindow
 from . import sql
-from .claim import _row_converter
+from .claim import jobs_from_rows
 from .queues import queue_limits
 from .rates import recent_starts, record_starts, wait_seconds
 
@@ -363,8 +363,7 @@ def _start(ids: list[int], worker_id: str, lease_seconds: float, now: datetime) 
             JobStatus.QUEUED,
         ],
     )
-    convert = _row_converter(sql.alias())
-    jobs = [convert(row) for row in rows]
+    jobs = jobs_from_rows(rows, sql.alias())
     jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
     return jobs
 
