@@ -25,20 +25,24 @@ from collections.abc import Callable
 from ..models import Job
 
 #: How much work the runway holds, in seconds of the slots' time: the average wait of a job
-#: started ahead, before a slot takes it.
-RUNWAY_SECONDS = 0.005
+#: started ahead, before a slot takes it. The main thread claims again when half is left, so
+#: half of this must outlast a claim of that many jobs (about 3 ms for 100 on a 2-core machine,
+#: more while the slots compete for the GIL): at 5 ms the slots of a no-op drain waited for
+#: claims, and 10 ms drained 26% faster (medians of 5, 40,000 jobs, 1 process; 55% with 2).
+RUNWAY_SECONDS = 0.01
 
 #: The most jobs started ahead of free slots, whatever the jobs' speed: with the claim's round
-#: trip, 100 per claim is where more stops paying (a drain of no-op jobs gains 30% from 30 to
-#: 100 per claim, and the table's PostgreSQL cost per job stops falling).
-MAX_RUNWAY = 100
+#: trip, about 100 per claim is where more stops paying (the table's PostgreSQL cost per job
+#: stops falling), and the claim comes at half of this. It also bounds the attempts one crash
+#: of the worker charges to jobs that never ran (``docs/explanation/delivery-guarantees.md``).
+MAX_RUNWAY = 200
 
 
 def size(concurrency: int, typical_seconds: float) -> int:
     """How many jobs to keep started ahead for ``concurrency`` slots whose jobs typically take
     ``typical_seconds``: ``RUNWAY_SECONDS`` of the slots' work, at most ``MAX_RUNWAY``. That is
     0 for jobs not yet timed (``math.inf``) and for jobs slower than ``concurrency *
-    RUNWAY_SECONDS`` (50 ms with 10 slots), and 1 job per slot at ``RUNWAY_SECONDS`` a job."""
+    RUNWAY_SECONDS`` (100 ms with 10 slots), and 1 job per slot at ``RUNWAY_SECONDS`` a job."""
     jobs = concurrency * RUNWAY_SECONDS / max(typical_seconds, 1e-6)
     return min(MAX_RUNWAY, int(jobs))
 

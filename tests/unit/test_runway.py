@@ -13,7 +13,7 @@ def test_the_runway_holds_about_runway_seconds_of_the_slots_work():
     assert runway.size(10, 0.000_001) == MAX_RUNWAY
     assert runway.size(10, RUNWAY_SECONDS) == 10  # one job per slot
     assert runway.size(10, 10 * RUNWAY_SECONDS * 1.01) == 0  # slow jobs: none ahead
-    assert runway.size(1, 0.01) == 0
+    assert runway.size(1, 2 * RUNWAY_SECONDS) == 0
 
 
 def test_a_slot_taking_the_job_that_reaches_low_water_wakes_the_main_thread_once():
