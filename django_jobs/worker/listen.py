@@ -11,7 +11,10 @@ databases and behind a connection pooler without ``LISTEN_DATABASE_URL``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import select
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -38,8 +41,10 @@ class Listener:
     """Call ``wake()`` whenever a job is enqueued in one of ``queues`` (all when None), and
     ``on_cancel()`` whenever ``engine.cancel`` asks a job of worker ``worker_id`` to stop.
 
-    ``start()`` runs the listening loop in a daemon thread; ``stop()`` ends it within about
-    ``timeout_seconds``. Connection losses are logged and retried with capped backoff. When the
+    ``start()`` runs the listening loop in a daemon thread; ``stop()`` ends it at once: the
+    thread waits on its connection's socket and on a socket pair that ``stop()`` writes to,
+    never on a timeout alone (``timeout_seconds`` bounds each wait and how long ``stop()``
+    joins the thread). Connection losses are logged and retried with capped backoff. When the
     ``default`` database turns out to be behind a connection pooler and ``LISTEN_DATABASE_URL``
     is not set, the thread logs a warning and ends, and ``pooled`` is set: the worker polls.
     """
@@ -64,6 +69,9 @@ class Listener:
         self.pooled = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # stop() writes a byte here to end the thread's wait on its connection.
+        self._stop_recv, self._stop_send = socket.socketpair()
+        self._stop_recv.setblocking(False)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="django-jobs-listen", daemon=True)
@@ -71,8 +79,13 @@ class Listener:
 
     def stop(self) -> None:
         self._stop.set()
+        with contextlib.suppress(OSError):
+            self._stop_send.send(b"x")
         if self._thread is not None:
             self._thread.join(self.timeout_seconds * 3)
+        if self._thread is None or not self._thread.is_alive():
+            self._stop_send.close()
+            self._stop_recv.close()
 
     def _run(self) -> None:
         failures = 0
@@ -98,6 +111,16 @@ class Listener:
                 self.wake()
                 self._stop.wait(delay)
 
+    def _wait(self, conn: Any) -> bool:
+        # Whether the connection has something to read, within timeout_seconds; False when
+        # stop() was called (or the wait timed out).
+        try:
+            ready, _, _ = select.select([conn.fileno(), self._stop_recv], [], [],
+                                        self.timeout_seconds)  # fmt: skip
+        except ValueError:  # the connection's socket is gone
+            raise ConnectionError("the LISTEN connection was closed") from None
+        return not self._stop.is_set() and conn.fileno() in ready
+
     def _listen(self) -> None:
         conn: Any = listen_connection.connect(self.alias)
         try:
@@ -108,7 +131,9 @@ class Listener:
                 conn.execute(f"LISTEN {CANCEL_CHANNEL}")
             self.listening.set()
             while not self._stop.is_set():
-                for notify in conn.notifies(timeout=self.timeout_seconds):
+                if not self._wait(conn):
+                    continue
+                for notify in conn.notifies(timeout=0):
                     if notify.channel == CANCEL_CHANNEL:
                         if self.on_cancel is not None and notify.payload == self.worker_id:
                             self.on_cancel()

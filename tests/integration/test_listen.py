@@ -49,3 +49,20 @@ def test_idle_worker_picks_up_a_new_job_without_polling():
     finally:
         worker.request_stop()
         thread.join(30)
+
+
+def test_stop_ends_the_listening_thread_at_once_not_at_its_wait_timeout():
+    # A worker's shutdown stops its listener: it must not wait out the listener's wait on the
+    # connection (1 s by default, a minute here), and notifications still arrive until then.
+    woken = threading.Event()
+    listener = Listener(woken.set, timeout_seconds=60)
+    listener.start()
+    try:
+        wait_for(listener.listening.is_set, what="LISTEN")
+        tasks.add.enqueue(1, 2)
+        assert woken.wait(10), "a notification while waiting on the connection"
+    finally:
+        stopper = threading.Thread(target=listener.stop)
+        stopper.start()
+    wait_for(lambda: not stopper.is_alive(), timeout=30, what="stop() to return")
+    assert listener._thread is not None and not listener._thread.is_alive()
