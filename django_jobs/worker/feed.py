@@ -63,6 +63,8 @@ class Feed:
         self._limited_found = False
         self._limited_starved = False
         self._limited: list[Job] = []  # limited jobs handed out and maybe still held
+        # The last feed() claimed fewer jobs than it had room for: nothing more was ready then.
+        self.exhausted = False
 
     def next_look_in(self) -> float:
         """Return the seconds until the next limited claim is due by the clock (0: now).
@@ -96,6 +98,7 @@ class Feed:
 
         Database errors propagate; buffered jobs are kept for the next try.
         """
+        self.exhausted = False
         handed = self._from_runway(idle) if self.runway is not None and idle else 0
         idle = idle[handed:]
         ahead += handed  # the room of the slots they took goes back to the runway's room
@@ -130,10 +133,13 @@ class Feed:
         self._buffer.extend(job for job in claimed if job.started_at is None)
         self._hand(idle, started, low_water=low_water)
         idle = idle[len(started) :]
+        self.exhausted = len(claimed) < room
         # After the plain claim, so that a plain job's pickup never waits for this one.
         if not first and self._limited_due(found_nothing=not claimed, notified=notified):
             if idle:
-                handed += self._claim_limited(idle)
+                limited = self._claim_limited(idle)
+                handed += limited
+                self.exhausted = self.exhausted and not limited
             else:
                 self._limited_starved = True
         return handed + len(claimed)

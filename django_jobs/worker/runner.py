@@ -252,7 +252,7 @@ class Worker:
                 self.observers.database_error()
                 self._stop.wait(db.outage_delay(failures, f"Worker {self.worker_id}", exc))
                 continue
-            if fed:
+            if fed and not self.feed.exhausted:
                 continue
             # A job running during the claim may have been requeued for a retry since: exit only
             # if nothing was held before a claim that found nothing.
