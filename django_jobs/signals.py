@@ -19,13 +19,15 @@ from django.dispatch import Signal
 
 logger = logging.getLogger(__name__)
 
-job_enqueued = Signal()
-job_started = Signal()
-job_succeeded = Signal()
-job_failed = Signal()
-job_dead_lettered = Signal()
-job_snoozed = Signal()
-job_cancelled = Signal()
+# Cached per sender, as Django's model signals are: the worker sends one or two of these per
+# job, and the receivers of ``Job`` are looked up once per connect or disconnect, not per send.
+job_enqueued = Signal(use_caching=True)
+job_started = Signal(use_caching=True)
+job_succeeded = Signal(use_caching=True)
+job_failed = Signal(use_caching=True)
+job_dead_lettered = Signal(use_caching=True)
+job_snoozed = Signal(use_caching=True)
+job_cancelled = Signal(use_caching=True)
 
 
 def send_from_worker(signal: Signal, **kwargs: Any) -> None:
