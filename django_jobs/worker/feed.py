@@ -63,7 +63,8 @@ class Feed:
         self._limited_found = False
         self._limited_starved = False
         self._limited: list[Job] = []  # limited jobs handed out and maybe still held
-        # The last feed() claimed fewer jobs than it had room for: nothing more was ready then.
+        # The last feed() claimed fewer plain jobs than it had room for and no limited ones:
+        # nothing more was ready then.
         self.exhausted = False
 
     def next_look_in(self) -> float:
@@ -112,8 +113,9 @@ class Feed:
         # Limited jobs first while they keep coming, or when plain ones took every slot the
         # last time a look was due: a plain backlog never starves them.
         first = bool(idle) and (self._limited_found or self._limited_starved)
+        took_limited = 0
         if first:
-            limited = self._claim_limited(idle)
+            limited = took_limited = self._claim_limited(idle)
             handed += limited
             idle, room = idle[limited:], room - limited
             if room <= 0:
@@ -133,15 +135,15 @@ class Feed:
         self._buffer.extend(job for job in claimed if job.started_at is None)
         self._hand(idle, started, low_water=low_water)
         idle = idle[len(started) :]
-        self.exhausted = len(claimed) < room
         # After the plain claim, so that a plain job's pickup never waits for this one.
         if not first and self._limited_due(found_nothing=not claimed, notified=notified):
             if idle:
-                limited = self._claim_limited(idle)
-                handed += limited
-                self.exhausted = self.exhausted and not limited
+                took_limited = self._claim_limited(idle)
+                handed += took_limited
             else:
                 self._limited_starved = True
+        # Limited jobs found: more of them may be claimable at once (the next key's).
+        self.exhausted = len(claimed) < room and not took_limited
         return handed + len(claimed)
 
     def _limited_due(self, *, found_nothing: bool, notified: bool) -> bool:

@@ -255,8 +255,9 @@ class Worker:
             if fed and not self.feed.exhausted:
                 continue
             # A job running during the claim may have been requeued for a retry since: exit only
-            # if nothing was held before a claim that found nothing.
-            if self.burst and not busy and not self.held:
+            # if nothing was held before a claim that found nothing (jobs it took may be done
+            # already: that is no reason to exit).
+            if self.burst and not fed and not busy and not self.held:
                 logger.info("Worker %s: no ready jobs left (burst mode)", self.worker_id)
                 return
             self._wake.wait(self._idle_seconds())
