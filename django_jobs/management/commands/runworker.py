@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -155,6 +156,13 @@ class Command(BaseCommand):
         install_signal_handlers(worker, scheduler)
         if _early_stop:
             worker.request_stop("signal received while starting")
+        # Start-up leaves a few hundred thousand long-lived objects (modules, the ORM's
+        # metadata); the cyclic collector would traverse them again at every older-generation
+        # pass while the worker allocates per job (about 5% of a no-op drain's CPU). Freeze
+        # them out of its view, after collecting what start-up left unreachable. This process
+        # is the worker's own: task objects are collected as before.
+        gc.collect()
+        gc.freeze()
         code = worker.run()
         if scheduler is not None:
             scheduler.stop_and_join(timeout_seconds=10)
