@@ -33,13 +33,22 @@ def execute(job: Job) -> Outcome:
 
     ``Cancelled`` when the task raised ``JobCancelled``, or raised anything once the worker knew
     of a cancel request (a ``Snooze`` included: the request wins); a task that returns normally
-    after one succeeded. A task that raises or returns ``Snooze(seconds)`` has snoozed.
+    after one succeeded. A job whose cancel request the worker knew before it ran (one started
+    ahead, waiting for a slot) is ``Cancelled`` without its task being called. A task that
+    raises or returns ``Snooze(seconds)`` has snoozed.
 
     A task path that names no registered task fails with ``UnknownTaskError`` without anything
     being imported or called. A task that returns with a transaction still open has it rolled
     back (the connection is thrown away) and fails with ``OpenTransactionError``. A result that
     cannot be stored as JSON fails with ``SerializationError``.
     """
+    if cancellation.is_requested(job):
+        # Asked to stop while it waited for a slot (started ahead on the runway, or
+        # prefetched): the task never runs.
+        asked = JobCancelled(
+            f"Job {job.id} was asked to stop at {job.cancel_requested_at} before its task ran."
+        )
+        return Cancelled(asked, 0.0)
     started = time.monotonic()
     error: BaseException | None = None
     result: Any = None

@@ -21,7 +21,7 @@ from django_jobs import engine, get_status
 from django_jobs.engine import acknowledge_cancel, cancel
 from django_jobs.exceptions import JobCancelled
 from django_jobs.models import DeadJob, Job, JobStatus
-from django_jobs.outcome import Recorded
+from django_jobs.outcome import Cancelled, Recorded
 from django_jobs.signals import job_cancelled, job_failed, job_succeeded
 from django_jobs.worker import Worker
 from django_jobs.worker.observers import Observer
@@ -328,3 +328,20 @@ def test_cancel_frees_the_idempotency_key_once_the_running_job_is_cancelled():
     assert tasks.add.using(idempotency_key="k-1").enqueue(1, 1).id == job.id
     acknowledge_cancel(job, JobCancelled("x"))
     assert tasks.add.using(idempotency_key="k-1").enqueue(1, 1).id != job.id
+
+
+def test_a_started_job_asked_to_stop_before_its_task_ran_is_cancelled_without_running():
+    # A job started ahead of a free slot (the runway) may hear of its cancel request from the
+    # heartbeat before a slot takes it: the task is then never called.
+    from django_jobs.worker.execute import execute
+    from tests.models import Execution
+
+    job = started_job(tasks.record, "never")
+    cancel([job.id])
+    job.cancel_requested_at = engine.heartbeat([job], lease_seconds=60)[job.id]
+    outcome = execute(job)
+    assert isinstance(outcome, Cancelled), outcome
+    assert isinstance(outcome.error, JobCancelled) and "before its task ran" in str(outcome.error)
+    assert not Execution.objects.filter(key="never").exists()
+    assert acknowledge_cancel(job, outcome.error) is Recorded.CANCELLED
+    assert Job.objects.get(id=job.id).status == JobStatus.CANCELLED
