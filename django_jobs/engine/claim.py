@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,11 +72,12 @@ def claim(
     compiled = _claim_sql(alias, queue_names, fused, relaxed, limited_queues())
     statement = compiled.statement
     select_params = compiled.bind(sql.prep("run_at", now), limit)
+    token, expires_at = uuid.uuid4(), now + timedelta(seconds=lease_seconds)
     params = [
         JobStatus.RUNNING,
         worker_id,
-        sql.prep("lease_token", uuid.uuid4()),
-        sql.prep("lease_expires_at", now + timedelta(seconds=lease_seconds)),
+        sql.prep("lease_token", token),
+        sql.prep("lease_expires_at", expires_at),
     ]
     if fused:
         # The candidates' CTE comes first in the statement, then the SET clause.
@@ -86,7 +87,9 @@ def claim(
     else:
         params = [*params, *select_params]
     rows = sql.execute_returning(statement, params, prepare=True)
-    jobs = jobs_from_rows(rows, alias)
+    # What the claim itself wrote is not sent back: fewer columns cost both sides less.
+    known = (JobStatus.RUNNING.value, worker_id, token, expires_at)
+    jobs = jobs_from_rows(rows, alias, dict(zip(_SET_BY_CLAIM, known, strict=True)))
     jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
     if start_first and not fused:
         # No single-statement form here (SQLite): start the first jobs with a second one.
@@ -193,7 +196,9 @@ def _claim_sql(
     params.append(_LIMIT)
     table = connection.ops.quote_name(str(Job._meta.db_table))
     columns = ", ".join(
-        f"{table}.{connection.ops.quote_name(str(f.column))}" for f in Job._meta.concrete_fields
+        f"{table}.{connection.ops.quote_name(str(f.column))}"
+        for f in Job._meta.concrete_fields
+        if f.attname not in _SET_BY_CLAIM
     )
     claim_set = (
         f"UPDATE {table} SET status = %s, worker_id = %s, lease_token = %s, lease_expires_at = %s"
@@ -230,14 +235,28 @@ def _claim_sql(
     return ClaimSQL(statement, params, now_at, limit_at)
 
 
-def jobs_from_rows(rows: Sequence[tuple[Any, ...]], alias: str) -> list[Job]:
-    """Return ``Job`` instances for ``rows`` of every concrete column of ``Job`` in field order
-    (as RETURNING gives them) from database ``alias``, in the rows' order."""
-    return _row_converter(alias)(rows)
+#: The columns every claimed row holds the claim's own values in: set on the ``Job`` objects
+#: from what the claim sent, not returned (``SET`` order).
+_SET_BY_CLAIM = ("status", "worker_id", "lease_token", "lease_expires_at")
+
+
+def jobs_from_rows(
+    rows: Sequence[tuple[Any, ...]], alias: str, known: Mapping[str, Any] | None = None
+) -> list[Job]:
+    """Return ``Job`` instances for ``rows`` from database ``alias``, in the rows' order.
+
+    Each row holds the concrete columns of ``Job`` in field order (as RETURNING gives them),
+    except those named in ``known`` ({attname: value}), whose value is the same for every row
+    and is set on each job as given (Python values, as the ORM would load them).
+    """
+    known = known or {}
+    return _row_converter(alias, tuple(known))(rows, tuple(known.values()))
 
 
 @functools.lru_cache(maxsize=8)
-def _row_converter(alias: str) -> Callable[[Sequence[tuple[Any, ...]]], list[Job]]:
+def _row_converter(
+    alias: str, omitted: tuple[str, ...] = ()
+) -> Callable[[Sequence[tuple[Any, ...]], tuple[Any, ...]], list[Job]]:
     """Return a function that turns RETURNING rows into ``Job`` objects, as ``Job.from_db`` would.
 
     The claim converts every row it takes on the worker's main thread, so this does the ORM's
@@ -249,7 +268,8 @@ def _row_converter(alias: str) -> Callable[[Sequence[tuple[Any, ...]]], list[Job
     that does more on a fresh instance). With a receiver connected it is ``Job.from_db``.
     """
     connection = connections[alias]
-    fields = Job._meta.concrete_fields
+    every = tuple(f.attname for f in Job._meta.concrete_fields)
+    fields = [f for f in Job._meta.concrete_fields if f.attname not in omitted]
     attnames = tuple(f.attname for f in fields)
     steps: list[tuple[int, Any, list[Callable[..., Any]]]] = []
     json_at: list[int] = []
@@ -268,8 +288,9 @@ def _row_converter(alias: str) -> Callable[[Sequence[tuple[Any, ...]]], list[Job
         elif converters:
             steps.append((i, column, converters))
 
-    def convert(rows: Sequence[tuple[Any, ...]]) -> list[Job]:
+    def convert(rows: Sequence[tuple[Any, ...]], known: tuple[Any, ...]) -> list[Job]:
         plain = not (pre_init.has_listeners(Job) or post_init.has_listeners(Job))
+        given = dict(zip(omitted, known, strict=True))
         jobs = []
         for row in rows:
             values = list(row)
@@ -281,12 +302,15 @@ def _row_converter(alias: str) -> Callable[[Sequence[tuple[Any, ...]]], list[Job
                     value = converter(value, column, connection)
                 values[i] = value
             if not plain:
-                jobs.append(Job.from_db(alias, attnames, values))
+                loaded = dict(zip(attnames, values, strict=True), **given)
+                jobs.append(Job.from_db(alias, every, [loaded[name] for name in every]))
                 continue
             job = Job.__new__(Job)
             job._state = state = ModelState()
             state.adding, state.db = False, alias
             job.__dict__.update(zip(attnames, values, strict=True))
+            if given:
+                job.__dict__.update(given)
             jobs.append(job)
         return jobs
 

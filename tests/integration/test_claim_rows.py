@@ -1,5 +1,7 @@
 """The claim builds its ``Job`` objects from RETURNING rows without the ORM's ``Model.__init__``
-(``engine.claim.jobs_from_rows``): each must be the job ``Job.objects.get`` would give."""
+(``engine.claim.jobs_from_rows``), and fills what it set itself (status, worker, lease) from
+the values it sent instead of reading them back: each must be the job ``Job.objects.get``
+would give."""
 
 from __future__ import annotations
 
@@ -68,3 +70,5 @@ def test_with_a_post_init_receiver_claimed_jobs_go_through_the_orm(initialised: 
     claimed = claim_all()
     assert sorted(job.id for job in claimed) == ids
     assert {id(job) for job in initialised} == {id(job) for job in claimed}
+    for job in claimed:  # the values the claim set, not returned, are in place here too
+        assert fields_of(job) == fields_of(Job.objects.get(id=job.id))
