@@ -3,16 +3,13 @@ JIT compilation however stale the statistics are."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.db import connection
 
 from django_jobs.engine import limits
-from django_jobs.models import Job, JobStatus
-from django_jobs.worker import Worker, feed
+from django_jobs.worker import feed
 from tests import tasks
-from tests.conftest import wait_for
+from tests.pickups import idle_worker, pick_up_one_by_one
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -26,22 +23,9 @@ def test_plain_jobs_picked_up_one_by_one_cost_no_limited_claim_each(monkeypatch)
         return real(**kwargs)
 
     monkeypatch.setattr(feed.engine, "claim_limited", counted)
-    worker = Worker(concurrency=2, poll_interval_seconds=30)
-    thread = threading.Thread(target=worker.run)
-    thread.start()
-    try:
-        wait_for(lambda: calls, timeout=60, what="the worker's first look for limited jobs")
+    with idle_worker(lambda: calls):  # the worker's first look for limited jobs
         looked = len(calls)
-        for _ in range(20):  # each one enqueued, NOTIFYed, claimed and run on its own
-            job = tasks.noop.enqueue()
-            wait_for(
-                lambda job=job: Job.objects.filter(id=job.id, status=JobStatus.DONE).exists(),
-                timeout=30,
-                what=f"job {job.id} done",
-            )
-    finally:
-        worker.request_stop("test")
-        thread.join(60)
+        pick_up_one_by_one(20)
     # Before, every pickup was followed by a limited claim (20 or more); now only the clock's
     # looks (one per LIMITED_LOOK_SECONDS, 5 s) add any.
     assert len(calls) - looked <= 3, len(calls) - looked

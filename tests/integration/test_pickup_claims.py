@@ -3,14 +3,10 @@ its slot's end asks for; not a third straight after a claim that found less than
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
-from django_jobs.models import Job, JobStatus
-from django_jobs.worker import Worker, feed
-from tests import tasks
-from tests.conftest import wait_for
+from django_jobs.worker import feed
+from tests.pickups import idle_worker, pick_up_one_by_one
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -25,22 +21,9 @@ def test_a_claim_that_took_what_was_ready_is_not_followed_by_another_at_once(mon
         return jobs
 
     monkeypatch.setattr(feed.engine, "claim", counted)
-    worker = Worker(concurrency=2, poll_interval_seconds=30)
-    thread = threading.Thread(target=worker.run)
-    thread.start()
-    try:
-        wait_for(lambda: taken, timeout=60, what="the worker's first claim")
+    with idle_worker(lambda: taken):  # the worker's first claim
         before = len(taken)
-        for _ in range(20):  # each one enqueued, NOTIFYed, claimed and run on its own
-            job = tasks.noop.enqueue()
-            wait_for(
-                lambda job=job: Job.objects.filter(id=job.id, status=JobStatus.DONE).exists(),
-                timeout=30,
-                what=f"job {job.id} done",
-            )
-    finally:
-        worker.request_stop("test")
-        thread.join(60)
+        pick_up_one_by_one(20)
     claims = taken[before:]
     assert sum(claims) == 20
     # Two per job: the NOTIFY's claim that takes it, and the one when its slot is free again.
