@@ -88,8 +88,8 @@ def claim(
         params = [*params, *select_params]
     rows = sql.execute_returning(statement, params, prepare=True)
     # What the claim itself wrote is not sent back: fewer columns cost both sides less.
-    known = (JobStatus.RUNNING.value, worker_id, token, expires_at)
-    jobs = jobs_from_rows(rows, alias, dict(zip(_SET_BY_CLAIM, known, strict=True)))
+    sent = (JobStatus.RUNNING.value, worker_id, token, expires_at)
+    jobs = jobs_from_rows(rows, alias, dict(zip(_SET_BY_CLAIM, sent, strict=True)))
     jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
     if start_first and not fused:
         # No single-statement form here (SQLite): start the first jobs with a second one.
@@ -250,13 +250,13 @@ def jobs_from_rows(
     and is set on each job as given (Python values, as the ORM would load them).
     """
     known = known or {}
-    return _row_converter(alias, tuple(known))(rows, tuple(known.values()))
+    return _row_converter(alias, tuple(known))(rows, known)
 
 
 @functools.lru_cache(maxsize=8)
 def _row_converter(
     alias: str, omitted: tuple[str, ...] = ()
-) -> Callable[[Sequence[tuple[Any, ...]], tuple[Any, ...]], list[Job]]:
+) -> Callable[[Sequence[tuple[Any, ...]], Mapping[str, Any]], list[Job]]:
     """Return a function that turns RETURNING rows into ``Job`` objects, as ``Job.from_db`` would.
 
     The claim converts every row it takes on the worker's main thread, so this does the ORM's
@@ -288,9 +288,9 @@ def _row_converter(
         elif converters:
             steps.append((i, column, converters))
 
-    def convert(rows: Sequence[tuple[Any, ...]], known: tuple[Any, ...]) -> list[Job]:
+    def convert(rows: Sequence[tuple[Any, ...]], given: Mapping[str, Any]) -> list[Job]:
+        # ``given`` holds a value for each of ``omitted``, the columns the rows leave out.
         plain = not (pre_init.has_listeners(Job) or post_init.has_listeners(Job))
-        given = dict(zip(omitted, known, strict=True))
         jobs = []
         for row in rows:
             values = list(row)
